@@ -1,0 +1,127 @@
+"""The sparse BM25 against rank-bm25's BM25Okapi on real clauses, and its top-k."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from index.lexical import BM25Params, LexicalIndex, query_weights, tokenize, top_k_indices
+
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+
+
+def real_clauses() -> list[str]:
+    """Paragraphs of the packaged text documents, split at blank lines."""
+    clauses = []
+    for path in sorted(CORPUS.glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        clauses.extend(p.strip() for p in text.split("\n\n") if p.strip())
+    return clauses
+
+
+@pytest.fixture(scope="module")
+def clauses() -> list[list[str]]:
+    tokens = [tokenize(c) for c in real_clauses()]
+    assert len(tokens) > 200
+    return tokens
+
+
+@pytest.fixture(scope="module")
+def pair(clauses):
+    return LexicalIndex.build(clauses), BM25Okapi(clauses)
+
+
+def test_tokenize_stems_and_drops_stopwords():
+    assert tokenize("The Councillors must not instruct officers") == ["councillor", "instruct", "offic"]
+    assert tokenize("councillor's instructions") == ["councillor", "instruct"]
+    assert tokenize("Section 9.3.7 and S151") == ["section", "9", "3", "7", "s151"]
+    assert tokenize("") == [] and tokenize("the and of") == []
+
+
+QUERIES = [
+    "Can I ask an officer to come to my ward surgery?",
+    "councillor councillor officer",                 # repeated term counts twice
+    "political group meetings officers attend",
+    "member",                                        # a very common term (idf floored)
+    "the council",                                   # common terms, incl. possibly negative idf
+    "xylophone quasar",                              # unknown terms
+    "",                                              # empty
+    "gifts hospitality register declare 28 days",
+    "chief executive head of paid service monitoring officer complaint",
+]
+
+
+@pytest.mark.parametrize("question", QUERIES)
+def test_scores_equal_rank_bm25(pair, question):
+    ours, reference = pair
+    tokens = tokenize(question)
+    expected = reference.get_scores(tokens)
+    np.testing.assert_allclose(ours.scores(query_weights(tokens)), expected, rtol=0, atol=1e-6)
+
+
+def test_negative_idf_floor_is_exercised(pair, clauses):
+    ours, reference = pair
+    negative = [t for t, df in ((t, ours.df(t)) for t in ours.vocabulary) if df > len(clauses) / 2]
+    if not negative:  # make sure the floor path is tested on a tiny corpus instead
+        docs = [["a", "b"], ["a", "c"], ["a"], ["d"]]
+        tiny, ref = LexicalIndex.build(docs), BM25Okapi(docs)
+        np.testing.assert_allclose(tiny.scores({"a": 1, "d": 2}), ref.get_scores(["a", "d", "d"]), atol=1e-12)
+        assert ref.idf["a"] == pytest.approx(tiny.idf("a"))
+
+
+def test_weights_multiply_contributions(pair):
+    ours, _ = pair
+    a = ours.scores({"offic": 1.0})
+    b = ours.scores({"councillor": 1.0})
+    np.testing.assert_allclose(ours.scores({"offic": 0.5, "councillor": 2.0}), 0.5 * a + 2.0 * b)
+
+
+def test_df_and_vocabulary(pair, clauses):
+    ours, reference = pair
+    assert "councillor" in ours.vocabulary and "xylophone" not in ours.vocabulary
+    assert ours.df("councillor") == sum("councillor" in doc for doc in clauses)
+    assert ours.df("xylophone") == 0
+    assert ours.idf("councillor") == pytest.approx(reference.idf["councillor"])
+
+
+@pytest.mark.parametrize("k", [1, 5, 10, 1000])
+@pytest.mark.parametrize("use_mask", [False, True])
+def test_top_k_equals_stable_sort_of_scores(pair, k, use_mask):
+    ours, _ = pair
+    query = query_weights(tokenize("officer advice to a member of the executive in confidence"))
+    scores = ours.scores(query)
+    allowed = (np.arange(ours.n_docs) % 3 == 0) if use_mask else None
+    eligible = (scores != 0) & (allowed if allowed is not None else True)
+    order = [i for i in np.lexsort((np.arange(scores.size), -scores)) if eligible[i]][:k]
+    got = ours.top_k(query, k, allowed)
+    assert [i for i, _ in got] == order
+    assert [s for _, s in got] == pytest.approx(scores[order].tolist())
+
+
+def test_top_k_ties_break_by_index():
+    scores = np.array([0.0, 2.0, 1.0, 2.0, 2.0, 0.5])
+    assert top_k_indices(scores, 2) == [(1, 2.0), (3, 2.0)]
+    assert top_k_indices(scores, 0) == []
+    assert top_k_indices(np.zeros(3), 2) == []
+
+
+def test_save_load_round_trip(pair, tmp_path):
+    ours, _ = pair
+    ours.save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    query = query_weights(tokenize("member officer relations protocol"))
+    np.testing.assert_array_equal(loaded.scores(query), ours.scores(query))
+    assert loaded.df("councillor") == ours.df("councillor")
+
+
+def test_empty_corpus():
+    index = LexicalIndex.build([])
+    assert index.scores({"a": 1}).shape == (0,) and index.top_k({"a": 1}, 3) == []
+
+
+def test_bad_params_rejected():
+    with pytest.raises(ValueError, match="b must be"):
+        BM25Params(b=2)
