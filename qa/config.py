@@ -1,7 +1,8 @@
 """The one configuration object, read in one place.
 
 Defaults suit the default corpus; environment variables override them
-(``PROTOCOL_QA_INDEX``, ``PROTOCOL_QA_CORPUS``, ``PROTOCOL_QA_ADMIN_TOKEN``), and
+(``PROTOCOL_QA_INDEX``, ``PROTOCOL_QA_CORPUS``, ``PROTOCOL_QA_ADMIN_TOKEN``,
+``PROTOCOL_QA_ENCODER``), and
 command-line options override the environment.
 """
 
@@ -28,6 +29,7 @@ class Settings:
     corpus_dir: Path = DEFAULT_CORPUS_DIR
     admin_token: str = field(default="", repr=False)
     top_k: int = 5
+    encoder: str = "auto"
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -40,6 +42,7 @@ class Settings:
             index_dir=Path(env.get("PROTOCOL_QA_INDEX") or DEFAULT_INDEX_DIR),
             corpus_dir=Path(env.get("PROTOCOL_QA_CORPUS") or DEFAULT_CORPUS_DIR),
             admin_token=env.get("PROTOCOL_QA_ADMIN_TOKEN", ""),
+            encoder=env.get("PROTOCOL_QA_ENCODER", "auto"),
         )
         given = {key: value for key, value in overrides.items() if value is not None}
         return replace(settings, **given)

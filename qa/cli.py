@@ -1,0 +1,249 @@
+"""The ``protocol-qa`` command line: a thin layer over the ingest, index and qa packages."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from .config import Settings
+
+log = logging.getLogger("protocol_qa")
+
+EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """A problem with what the user typed; exit status 2."""
+
+
+# -- rendering ----------------------------------------------------------------
+
+def citation(record: dict) -> str:
+    """One line a user can paste into an email or report."""
+    status = record.get("status", "")
+    date = record.get("date") or "date not stated"
+    flags = {"draft": "DRAFT", "superseded": "SUPERSEDED", "model": "national model"}.get(status, status)
+    parts = [record["authority"], record["document"], f"{flags}, {date}"]
+    if record.get("section"):
+        parts.append(record["section"])
+    if record.get("clause"):
+        parts.append(f"clause {record['clause']}")
+    pages = record.get("pages")
+    if pages:
+        parts.append(f"page {pages[0]}" if len(pages) == 1 else f"pages {pages[0]}-{pages[-1]}")
+    if record.get("attribution") == "inferred":
+        parts.append("council inferred from the text")
+    elif record.get("attribution") == "unknown":
+        parts.append("council not identified")
+    return " · ".join(parts)
+
+
+def render_result(result: dict) -> str:
+    body = textwrap.indent(textwrap.fill(result["text"], width=96), "     ")
+    lines = [f"{result['rank']}. {citation(result)}   (score {result['score']:.2f})"]
+    if result.get("highlight") and result["highlight"] != result["text"]:
+        lines.append(f"   » {result['highlight']}")
+    lines.append(body)
+    return "\n".join(lines)
+
+
+def render_answer(answer: dict) -> str:
+    lines = [f"Q: {answer['question']}"]
+    if answer["interpretation"]:
+        lines.append("Interpreted as: " + "; ".join(answer["interpretation"]))
+    if not answer["answered"]:
+        lines.append(answer["message"])
+        if answer["results"]:
+            lines.append("Nearest passages, shown for transparency (not an answer):")
+    lines.extend(render_result(r) for r in answer["results"])
+    return "\n\n".join(lines)
+
+
+def render_comparison(comparison: dict) -> str:
+    lines = [f"Q: {comparison['question']}"]
+    for entry in comparison["authorities"]:
+        head = f"== {entry['authority']} ({entry['kind'].replace('_', ' ')}) =="
+        if not entry["found"]:
+            lines.append(f"{head}\n   not addressed")
+            continue
+        lines.append(head + "\n" + "\n".join(render_result(r) for r in entry["results"]))
+    return "\n\n".join(lines)
+
+
+def _questions(question: str) -> Iterable[str]:
+    if question == "-":
+        for line in sys.stdin:
+            if line.strip():
+                yield line.rstrip("\n")
+    else:
+        yield question
+
+
+def _emit(objects: Iterable[dict], as_json: bool, render: Callable[[dict], str]) -> None:
+    for obj in objects:
+        print(json.dumps(obj, ensure_ascii=False) if as_json else render(obj) + "\n", flush=True)
+
+
+# -- commands -----------------------------------------------------------------
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from index.embed import load_embedder
+    from index.update import update_index
+
+    paths = [Path(p) for p in (args.paths or [settings.corpus_dir])]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(missing)}. "
+                         "Give documents or folders to ingest (default: corpus/).")
+    embedder = load_embedder(settings.encoder)
+    report = update_index(paths, Path(settings.index_dir), embedder, progress=not args.quiet)
+    print(report.summary())
+    return EXIT_SKIPPED if report.skipped else EXIT_OK
+
+
+def cmd_passages(args: argparse.Namespace, settings: Settings) -> int:
+    from index.hybrid import HybridIndex
+
+    index = HybridIndex.load(Path(settings.index_dir))
+    wanted = {a.lower() for a in args.authority or []}
+    for passage in index.passages:
+        if wanted and passage.authority.lower() not in wanted:
+            continue
+        if args.json:
+            print(json.dumps(passage.to_dict(), ensure_ascii=False))
+        else:
+            where = f"clause {passage.clause}" if passage.clause else "(unnumbered)"
+            pages = f" p.{','.join(map(str, passage.pages))}" if passage.pages else ""
+            print(f"{passage.authority} | {passage.section} | {where}{pages}\n    {passage.text[:200]}")
+    return EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from .service import open_answerer
+
+    answerer = open_answerer(settings)
+    answers = (answerer.ask(q, top_k=args.top_k, authorities=args.authority, kinds=args.kind,
+                            statuses=args.status).to_dict() for q in _questions(args.question))
+    _emit(answers, args.json, render_answer)
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
+    from .compare import compare, to_csv, to_markdown
+    from .service import open_answerer
+
+    answerer = open_answerer(settings)
+    comparisons = [compare(answerer, q, authorities=args.authority) for q in _questions(args.question)]
+    if args.format == "csv":
+        sys.stdout.write(to_csv(comparisons))
+    elif args.format == "markdown":
+        sys.stdout.write(to_markdown(comparisons))
+    else:
+        _emit((c.to_dict() for c in comparisons), args.json, render_comparison)
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from .evaluate_run import run_eval
+
+    report = run_eval(Path(args.file), settings, compare_too=not args.no_compare)
+    print(json.dumps(report, indent=2) if args.json else report["table"])
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from .bench import run_bench
+
+    result = run_bench(passages=args.passages, settings=settings, plot=args.plot,
+                       questions=args.questions)
+    print(json.dumps(result["json"]) if args.json else result["table"])
+    return EXIT_OK
+
+
+# -- parser -------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="protocol-qa",
+        description="Answer questions from council member/officer protocols and codes of conduct "
+                    "with verbatim, cited clauses.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", metavar="DIR",
+                        help="index directory (default: $PROTOCOL_QA_INDEX or .index in the project)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("ingest", parents=[common], help="read documents into the index (default: corpus/)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders; a manifest.toml beside them gives their details")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_ingest)
+
+    p = sub.add_parser("passages", parents=[common], help="list every passage, to inspect how documents were cut")
+    p.add_argument("--authority", action="append", metavar="NAME", help="only this authority (repeatable)")
+    p.add_argument("--json", action="store_true", help="one JSON object per passage")
+    p.set_defaults(run=cmd_passages)
+
+    def question_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("question", metavar="QUESTION", help="the question; '-' reads one per line from standard input")
+        p.add_argument("--authority", action="append", metavar="NAME", help="only this authority (repeatable)")
+        p.add_argument("--json", action="store_true", help="JSON output (JSON Lines with '-')")
+
+    p = sub.add_parser("ask", parents=[common], help="answer a question with ranked, cited clauses")
+    question_options(p)
+    p.add_argument("--top-k", type=int, default=5, metavar="K", help="how many clauses (default 5)")
+    p.add_argument("--kind", action="append", choices=["protocol", "code_of_conduct", "model_code"])
+    p.add_argument("--status", action="append", choices=["adopted", "draft", "model", "unknown", "superseded"])
+    p.set_defaults(run=cmd_ask)
+
+    p = sub.add_parser("compare", parents=[common], help="the same question across councils, side by side")
+    question_options(p)
+    p.add_argument("--format", choices=["text", "csv", "markdown"], default="text",
+                   help="csv or markdown export with full citations")
+    p.set_defaults(run=cmd_compare)
+
+    p = sub.add_parser("eval", parents=[common], help="score a question file (success@k, MRR, abstention, coverage)")
+    p.add_argument("file", metavar="FILE.jsonl")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-compare", action="store_true", help="skip the comparison metrics")
+    p.set_defaults(run=cmd_eval)
+
+    p = sub.add_parser("bench", parents=[common], help="measure latency, throughput, memory and size against a naive baseline")
+    p.add_argument("--passages", type=int, default=100_000, metavar="N", help="synthetic corpus size (default 100000)")
+    p.add_argument("--questions", type=int, default=200, metavar="Q", help="timed questions per measurement")
+    p.add_argument("--plot", metavar="PNG", help="also draw latency against N to this file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env(index_dir=Path(args.index) if getattr(args, "index", None) else None)
+    try:
+        return args.run(args, settings)
+    except UsageError as exc:
+        print(f"protocol-qa {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted; the index is unchanged unless the summary said it was saved", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every library error carries a message that says what to do
+        if args.verbose:
+            raise
+        print(f"protocol-qa {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Comparing councils: each authority's own clauses for a question, or "not addressed"."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from .abstain import AbstentionSignals, addresses_question
+from .answer import Answerer, Result, clean_question
+
+MAX_PER_AUTHORITY = 3
+
+
+@dataclass(frozen=True)
+class AuthorityEntry:
+    authority: str
+    document: str
+    kind: str
+    found: bool
+    results: list[Result]
+    signals: AbstentionSignals | None = None
+
+    def to_dict(self) -> dict:
+        return {"authority": self.authority, "document": self.document, "kind": self.kind,
+                "found": self.found, "results": [r.to_dict() for r in self.results]}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    question: str
+    authorities: list[AuthorityEntry]
+    message: str = ""
+    interpretation: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "authorities": [a.to_dict() for a in self.authorities]}
+
+
+def authority_order(answerer: Answerer) -> list[tuple[str, str, str]]:
+    """(authority, document titles, kind) per authority, model codes first, then by name."""
+    seen: dict[str, tuple[list[str], str]] = {}
+    for passage in answerer.index.passages:
+        titles, kind = seen.setdefault(passage.authority, ([], passage.kind))
+        if passage.document not in titles:
+            titles.append(passage.document)
+        if passage.kind == "model_code":
+            seen[passage.authority] = (titles, "model_code")
+    rows = [(name, "; ".join(titles), kind) for name, (titles, kind) in seen.items()]
+    return sorted(rows, key=lambda row: (row[2] != "model_code", row[0].lower()))
+
+
+def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | None = None,
+            per_authority: int = MAX_PER_AUTHORITY) -> Comparison:
+    """For each authority (or the chosen ones), its best clauses or "not addressed".
+
+    Each authority's clauses come from its own documents only (a search
+    restricted to that authority), so a clause shared word for word by several
+    councils is shown to each from its own copy. Whether an authority
+    addresses the question is decided from its own best clause's signals,
+    with the same care as abstention in ``ask``.
+    """
+    order = authority_order(answerer)
+    if authorities:
+        wanted = {a.lower() for a in authorities}
+        order = [row for row in order if row[0].lower() in wanted]
+    text, problem = clean_question(question)
+    if problem:
+        return Comparison(question=text or question[:200], message=problem, authorities=[
+            AuthorityEntry(name, title, kind, False, []) for name, title, kind in order])
+    query = answerer.prepare(text)
+    # The question as a whole: if the corpus does not address it, nobody does.
+    ranked, lexical, dense = answerer.ranked(query)
+    overall = answerer.signals(query, lexical, dense)
+    entries = []
+    for name, title, kind in order:
+        allowed = answerer.index.mask(authorities=[name])
+        a_ranked, a_lexical, a_dense = answerer.ranked(query, allowed, candidates=30)
+        signals = answerer.signals(query, a_lexical, a_dense)
+        found = addresses_question(signals, overall, answerer.policy)
+        results = answerer.make_results(query, a_ranked, a_lexical, a_dense, per_authority) if found else []
+        entries.append(AuthorityEntry(name, title, kind, found, results, signals))
+    return Comparison(question=text, authorities=entries, interpretation=query.interpretation.notes)
+
+
+# -- exports for committee reports --------------------------------------------
+
+EXPORT_COLUMNS = ["question", "authority", "kind", "found", "rank", "document", "status", "date",
+                  "section", "clause", "pages", "text"]
+
+
+def _rows(comparisons: Sequence[Comparison]):
+    for comparison in comparisons:
+        for entry in comparison.authorities:
+            if not entry.found:
+                yield {"question": comparison.question, "authority": entry.authority, "kind": entry.kind,
+                       "found": "not addressed", "rank": "", "document": entry.document, "status": "",
+                       "date": "", "section": "", "clause": "", "pages": "", "text": ""}
+                continue
+            for result in entry.results:
+                p = result.passage
+                yield {"question": comparison.question, "authority": p.authority, "kind": p.kind,
+                       "found": "addressed", "rank": result.rank, "document": p.document, "status": p.status,
+                       "date": p.date, "section": p.section, "clause": p.clause,
+                       "pages": ", ".join(map(str, p.pages)) if p.pages else "", "text": p.text}
+
+
+def to_csv(comparisons: Sequence[Comparison]) -> str:
+    """One row per clause shown (or per silent authority), with its full citation."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
+    writer.writeheader()
+    for row in _rows(comparisons):
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def _md_escape(text: str) -> str:
+    return (text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+            .replace("<", "&lt;").replace(">", "&gt;").replace("\n", " "))
+
+
+def to_markdown(comparisons: Sequence[Comparison]) -> str:
+    """A Markdown section per question: each authority with its clauses quoted and cited."""
+    out: list[str] = []
+    for comparison in comparisons:
+        out.append(f"## {_md_escape(comparison.question)}\n")
+        for entry in comparison.authorities:
+            out.append(f"### {_md_escape(entry.authority)}\n")
+            if not entry.found:
+                out.append("_Not addressed in its documents._\n")
+                continue
+            for result in entry.results:
+                p = result.passage
+                cite = [p.document, f"{p.status}, {p.date or 'date not stated'}"]
+                if p.section:
+                    cite.append(p.section)
+                if p.clause:
+                    cite.append(f"clause {p.clause}")
+                if p.pages:
+                    cite.append("page " + ", ".join(map(str, p.pages)))
+                out.append(f"> {_md_escape(p.text)}\n\n— {_md_escape(' · '.join(cite))}\n")
+    return "\n".join(out)

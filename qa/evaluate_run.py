@@ -1,0 +1,60 @@
+"""Running an evaluation: each fusion mode over a question file, as a table."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from .answer import Answerer
+from .compare import compare
+from .config import Settings
+from .evaluate import load_questions, score_answers, score_comparisons
+from .ranking import FusionMode
+
+MODES = (FusionMode.LEXICAL, FusionMode.DENSE, FusionMode.RRF, FusionMode.CONVEX)
+
+
+def evaluate_answerer(answerer: Answerer, path: Path, *, compare_too: bool = True) -> dict:
+    """Scores of every fusion mode (the answerer's own mode last, as 'fused'), and
+    the comparison metrics of its own mode."""
+    questions = load_questions(path)
+    rows = {}
+    for mode in MODES:
+        variant = Answerer(answerer.index, answerer.embedder, mode=mode,
+                           dense_weight=answerer.dense_weight, policy=answerer.policy)
+        answers = [variant.ask(q.question, top_k=10).to_dict() for q in questions]
+        rows[mode.value] = score_answers(questions, answers).to_dict()
+    report = {"file": str(path), "questions": len(questions), "modes": rows, "chosen": answerer.mode.value}
+    if compare_too and any(q.kind == "multi" or q.silent for q in questions):
+        comparisons = [compare(answerer, q.question).to_dict() for q in questions]
+        report["compare"] = score_comparisons(questions, comparisons).to_dict()
+    report["table"] = format_table(report)
+    return report
+
+
+def format_table(report: dict) -> str:
+    header = f"{'ranking':<10}{'success@1':>11}{'success@5':>11}{'MRR@10':>9}{'abstain':>9}{'false abst.':>13}"
+    lines = [f"{report['file']}: {report['questions']} questions", header, "-" * len(header)]
+    for mode, s in report["modes"].items():
+        label = mode + (" *" if mode == report["chosen"] else "")
+        lines.append(f"{label:<10}{s['success_at_1']:>11.3f}{s['success_at_5']:>11.3f}{s['mrr_at_10']:>9.3f}"
+                     f"{s['abstention_accuracy']:>9.3f}{s['false_abstention']:>13.3f}")
+    lines.append("* the ranking protocol-qa uses")
+    chosen = report["modes"][report["chosen"]]
+    if chosen["misses"]:
+        lines.append("misses (" + report["chosen"] + "): " + "; ".join(chosen["misses"]))
+    if "compare" in report:
+        c = report["compare"]
+        lines.append(f"comparison coverage {c['coverage']:.3f} over {c['expected']} expected councils; "
+                     f"false coverage {c['false_coverage']:.3f} over {c['silent']} silent councils")
+        if c["misses"]:
+            lines.append("comparison misses: " + "; ".join(c["misses"]))
+    return "\n".join(lines)
+
+
+def run_eval(path: Path, settings: Settings, *, compare_too: bool = True) -> dict:
+    from .service import open_answerer
+
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no question file at {path}")
+    return evaluate_answerer(open_answerer(settings), Path(path), compare_too=compare_too)

@@ -1,0 +1,38 @@
+"""Pick the sentence of a clause that best matches the question."""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, Mapping
+
+# A sentence ends at . ; ! ? or : followed by space, or at a line break (list items).
+_SENTENCE_END = re.compile(r"(?<=[.;!?:])\s+(?=[(\"'“‘A-Z0-9-•])|\n+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split a clause into sentences and list items, keeping their words verbatim."""
+    parts = [part.strip() for part in _SENTENCE_END.split(text)]
+    return [part for part in parts if part]
+
+
+def best_sentence(text: str, query_weights: Mapping[str, float],
+                  tokenize: Callable[[str], list[str]]) -> str:
+    """The sentence with the most query weight among its words, normalised so a
+    long sentence does not win by length alone; the first sentence on a tie.
+
+    ``query_weights`` maps query tokens (already idf-weighted if the caller
+    wishes) to weights; ``tokenize`` must be the one the index used.
+    """
+    sentences = split_sentences(text)
+    if not sentences:
+        return ""
+    best, best_score = sentences[0], 0.0
+    for sentence in sentences:
+        tokens = set(tokenize(sentence))
+        if not tokens:
+            continue
+        hit = sum(weight for term, weight in query_weights.items() if term in tokens)
+        score = hit / (1.0 + 0.05 * len(tokens))
+        if score > best_score:
+            best, best_score = sentence, score
+    return best

@@ -1,0 +1,118 @@
+"""Council vocabulary: match a question across the names councils use for one thing.
+
+The groups live in ``qa/data/vocabulary.toml`` so a Monitoring Officer can add
+their council's names without touching code.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+DEFAULT_VOCABULARY = Path(__file__).parent / "data" / "vocabulary.toml"
+
+
+@dataclass(frozen=True)
+class SynonymGroup:
+    concept: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Interpretation:
+    """What a question was matched with.
+
+    ``expansions`` are the extra names added to the lexical query (each with the
+    name from the question that brought it in); ``notes`` are the lines shown
+    to the user ("councillor ~ member, elected member").
+    """
+
+    question: str
+    matched: tuple[tuple[str, SynonymGroup], ...] = field(default=())
+
+    @property
+    def expansions(self) -> list[str]:
+        seen: set[str] = set()
+        out: list[str] = []
+        for phrase, group in self.matched:
+            for name in group.names:
+                if name != phrase and name not in seen:
+                    seen.add(name)
+                    out.append(name)
+        return out
+
+    @property
+    def notes(self) -> list[str]:
+        lines = []
+        for phrase, group in self.matched:
+            others = [n for n in _distinct_stems(group.names) if _stem_key(n) != _stem_key(phrase)]
+            if others:
+                lines.append(f"{phrase} ~ {', '.join(others[:4])}")
+        return lines
+
+
+def _stem_key(name: str) -> str:
+    # Plural and singular forms of a name are one entry when shown to the user.
+    return re.sub(r"s\b", "", name.lower())
+
+
+def _distinct_stems(names: tuple[str, ...]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        key = _stem_key(name)
+        if key not in seen:
+            seen.add(key)
+            out.append(name)
+    return out
+
+
+class VocabularyError(ValueError):
+    pass
+
+
+@lru_cache(maxsize=8)
+def load_vocabulary(path: Path = DEFAULT_VOCABULARY) -> tuple[SynonymGroup, ...]:
+    """Read the synonym groups; a malformed file is an error naming the group."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise VocabularyError(f"cannot read vocabulary file {path}: {exc}") from exc
+    groups = []
+    for number, raw in enumerate(data.get("group", []), start=1):
+        names = raw.get("names")
+        if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
+            raise VocabularyError(f"{path}: group {number} needs a 'names' list of non-empty strings")
+        groups.append(SynonymGroup(concept=str(raw.get("concept", names[0])),
+                                   names=tuple(n.strip().lower() for n in names)))
+    return tuple(groups)
+
+
+def interpret(question: str, groups: tuple[SynonymGroup, ...] | None = None) -> Interpretation:
+    """Find the vocabulary names in ``question``, longest phrase first.
+
+    A word used by a longer matched phrase ("monitoring officer") is not matched
+    again by a shorter one ("officer"), so the interpretation stays precise.
+    """
+    groups = load_vocabulary() if groups is None else groups
+    text = " " + re.sub(r"[^a-z0-9\-]+", " ", question.lower()) + " "
+    candidates = sorted(((name, group) for group in groups for name in group.names),
+                        key=lambda item: -len(item[0]))
+    taken = [False] * len(text)
+    matched: list[tuple[str, SynonymGroup]] = []
+    seen_groups: set[str] = set()
+    for name, group in candidates:
+        for hit in re.finditer(rf"(?<=\s){re.escape(name)}(?=\s)", text):
+            span = range(hit.start(), hit.end())
+            if any(taken[i] for i in span):
+                continue
+            for i in span:
+                taken[i] = True
+            if group.concept not in seen_groups:
+                seen_groups.add(group.concept)
+                matched.append((name, group))
+    matched.sort(key=lambda item: text.find(f" {item[0]} "))
+    return Interpretation(question=question, matched=tuple(matched))

@@ -1,0 +1,55 @@
+import pytest
+
+from qa.abstain import (AbstentionPolicy, AbstentionSignals, addresses_question, agreement,
+                        known_share, should_abstain)
+from qa.highlight import best_sentence, split_sentences
+
+
+def simple_tokens(text):
+    return [w.strip(".,;:").lower() for w in text.split()]
+
+
+def test_split_keeps_words_verbatim():
+    text = "Members may ask. Officers must answer; always.\n- a list item"
+    assert split_sentences(text) == ["Members may ask.", "Officers must answer; always.", "- a list item"]
+
+
+def test_best_sentence_prefers_query_words():
+    text = "The protocol applies to all. Officers may leave a party group meeting at any time."
+    assert best_sentence(text, {"leave": 2.0, "meeting": 1.0}, simple_tokens).startswith("Officers may leave")
+
+
+def test_known_share_weights_unknown_words_by_idf():
+    assert known_share([(1.0, True), (3.0, False)]) == pytest.approx(0.25)
+    assert known_share([]) == 0.0
+
+
+def test_agreement_counts_shared_top_passages():
+    assert agreement([1, 2, 3, 4, 5], [5, 6, 7, 8, 9]) == pytest.approx(0.2)
+    assert agreement([], [1]) == 0.0
+
+
+def signals(**kw):
+    base = dict(known_share=1.0, dense_top=0.7, lexical_strength=0.5, agreement=0.6)
+    base.update(kw)
+    return AbstentionSignals(**base)
+
+
+def test_clear_answer_is_not_abstained():
+    assert not should_abstain(signals())
+
+
+@pytest.mark.parametrize("change", [dict(known_share=0.2), dict(dense_top=0.1)])
+def test_each_strong_negative_signal_abstains(change):
+    assert should_abstain(signals(**change))
+
+
+def test_policy_is_validated():
+    with pytest.raises(ValueError, match="min_dense_top"):
+        AbstentionPolicy(min_dense_top=2.0)
+
+
+def test_an_authority_far_below_the_best_does_not_address_the_question():
+    overall = signals(dense_top=0.8)
+    assert addresses_question(signals(dense_top=0.78), overall)
+    assert not addresses_question(signals(dense_top=0.5, agreement=0.0, lexical_strength=0.1), overall)

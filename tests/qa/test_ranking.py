@@ -1,0 +1,44 @@
+import pytest
+
+from qa.ranking import convex_fusion, max_normalise, rank_positions, reciprocal_rank_fusion
+
+
+def test_rrf_matches_hand_computation():
+    fused = reciprocal_rank_fusion([[7, 3], [3, 9]], k=60)
+    assert fused[3] == pytest.approx(1 / 62 + 1 / 61)
+    assert fused[7] == pytest.approx(1 / 61)
+    assert fused[9] == pytest.approx(1 / 62)
+    assert rank_positions(fused) == [3, 7, 9]
+
+
+@pytest.mark.parametrize("rankings", [[], [[], []]])
+def test_rrf_of_nothing_is_empty(rankings):
+    assert reciprocal_rank_fusion(rankings) == {}
+
+
+def test_rrf_rejects_bad_constant():
+    with pytest.raises(ValueError, match="k must be positive"):
+        reciprocal_rank_fusion([[1]], k=0)
+
+
+def test_max_normalise_keeps_zero_at_zero():
+    assert max_normalise({1: 4.0, 2: 2.0, 3: 0.0}) == {1: 1.0, 2: 0.5, 3: 0.0}
+    assert max_normalise({1: 0.0}) == {1: 0.0}
+    assert max_normalise({}) == {}
+
+
+def test_convex_fusion_weights_and_missing_scores():
+    fused = convex_fusion({1: 10.0, 2: 5.0}, {2: 0.8, 3: 0.6}, dense_weight=0.5)
+    assert fused[1] == pytest.approx(0.5)
+    assert fused[2] == pytest.approx(0.5 * 0.5 + 0.5 * 0.8)
+    assert fused[3] == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("weight", [-0.1, 1.5])
+def test_convex_fusion_rejects_bad_weight(weight):
+    with pytest.raises(ValueError, match="dense_weight"):
+        convex_fusion({}, {}, dense_weight=weight)
+
+
+def test_rank_positions_breaks_ties_by_position():
+    assert rank_positions({5: 1.0, 2: 1.0, 9: 2.0}) == [9, 2, 5]

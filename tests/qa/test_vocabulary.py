@@ -1,0 +1,46 @@
+import pytest
+
+from qa.vocabulary import SynonymGroup, VocabularyError, interpret, load_vocabulary
+
+
+def test_default_vocabulary_loads_the_domain_groups():
+    concepts = {g.concept for g in load_vocabulary()}
+    assert {"elected and co-opted councillors", "council staff", "head of paid service",
+            "finance officer", "party group", "executive", "chair"} <= concepts
+
+
+@pytest.mark.parametrize("question, phrase, also", [
+    ("Can a councillor tell me to change my report?", "councillor", "member"),
+    ("Do employees have to attend?", "employees", "officer"),
+    ("What does the political group leader do?", "political group", "party group"),
+    ("Who is the S151 Officer?", "s151 officer", "chief financial officer"),
+    ("Can the Cabinet instruct staff?", "cabinet", "executive"),
+    ("What does the Town Clerk do?", "town clerk", "chief executive"),
+])
+def test_names_match_across_councils(question, phrase, also):
+    interpretation = interpret(question)
+    assert phrase in [p for p, _ in interpretation.matched]
+    assert also in interpretation.expansions
+    assert any(note.startswith(f"{phrase} ~") for note in interpretation.notes)
+
+
+def test_longer_phrase_wins_over_its_words():
+    interpretation = interpret("Who is the Monitoring Officer?")
+    assert [p for p, _ in interpretation.matched] == ["monitoring officer"]
+    assert "employee" not in interpretation.expansions
+
+
+def test_no_vocabulary_no_interpretation():
+    assert interpret("What time is it?").notes == []
+
+
+def test_bad_vocabulary_file_names_the_group(tmp_path):
+    path = tmp_path / "vocabulary.toml"
+    path.write_text('[[group]]\nconcept = "x"\nnames = "not a list"\n')
+    with pytest.raises(VocabularyError, match="group 1 needs a 'names' list"):
+        load_vocabulary(path)
+
+
+def test_custom_groups():
+    groups = (SynonymGroup("parish clerk", ("clerk", "proper officer")),)
+    assert interpret("Ask the clerk", groups).expansions == ["proper officer"]
