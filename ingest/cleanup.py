@@ -1,0 +1,218 @@
+"""Page clean-up: raw page texts -> clean paragraphs, each with the pages it spans.
+
+Removes running headers and footers and page numbers, rejoins lines wrapped
+inside a sentence (also across a page break), drops control characters and
+bullet glyphs, and strips Markdown/HTML residue without losing words.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ingest.markers import (
+    BULLET, ends_terminal, heading_continues, heading_like, is_upper, match_label, match_number,
+)
+
+
+@dataclass
+class Para:
+    """One paragraph of clean text. ``bullet``: it was printed with a bullet glyph."""
+
+    text: str
+    pages: set[int] = field(default_factory=set)
+    bullet: bool = False
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200d\ufeff\ufffd\ue000-\uf8ff]")
+_PAGE_NUMBER = re.compile(r"(?i)(page\s*\|?\s*)?\d{1,4}(\s*(of|/)\s*\d{1,4})?|-\s*\d{1,4}\s*-|[ivxlc]{1,6}")
+_TAG = re.compile(r"(?i)</?(?:p|br|div|span|b|i|em|strong|u|li|ul|ol|sup|sub|font|a)\b[^<>]{0,200}>")
+_BOLD = re.compile(r"(\*\*|__)([^*_\n]{1,300}?)\1")
+_EMPH = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]{1,200}?)(?<=\S)\*(?![\w*])")
+_LINK = re.compile(r"\[([^\[\]\n]{1,300})\]\([^()\s]{0,500}\)")
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|])")
+_MD_HEADING = re.compile(r"#{1,6}[ \t]+")
+_RULE = re.compile(r"[\s|:\-=_*~]*")
+
+
+def clean_line(line: str) -> str:
+    """Control characters, non-breaking spaces and Markdown/HTML residue out; words kept."""
+    if "&" in line and ";" in line:
+        line = html.unescape(line)
+    line = line.replace("\u00a0", " ").replace("\x7f", "\u2022")  # some PDFs draw bullets as DEL
+    line = _CONTROL.sub("", line)
+    if "<" in line:
+        line = _TAG.sub(" ", line)
+    if "*" in line or "_" in line:
+        line = _BOLD.sub(r"\2", line)
+        line = _EMPH.sub(r"\1", line)
+        line = line.replace("**", "")
+    if "](" in line:
+        line = _LINK.sub(r"\1", line)
+    if "\\" in line:
+        line = _ESCAPE.sub(r"\1", line)
+    stripped = line.strip()
+    if stripped.startswith("#"):
+        stripped = _MD_HEADING.sub("", stripped, count=1)
+    if stripped.startswith("|") and stripped.endswith("|") and len(stripped) > 1:
+        stripped = "\t".join(c.strip() for c in stripped[1:-1].split("|"))
+    cells = [" ".join(c.split()) for c in stripped.split("\t")]
+    return "\t".join(cells).strip(" ")
+
+
+def _is_rule(line: str) -> bool:
+    """Markdown table separators and horizontal rules ("|---|---|", "--\t---")."""
+    return bool(line) and _RULE.fullmatch(line) is not None and any(c in line for c in "-=_*")
+
+
+def _split_bullet(text: str) -> tuple[str, bool]:
+    m = BULLET.match(text)
+    if m and not text.startswith(("--", "**")):
+        return text[m.end():], True
+    return text, False
+
+
+# --- paged documents (PDF) ---------------------------------------------------
+
+
+def _edge_key(line: str) -> str:
+    return re.sub(r"\d+", "#", " ".join(line.lower().split()))
+
+
+def strip_running_lines(pages: list[list[str]]) -> list[list[str]]:
+    """Drop lines repeated at the top or bottom of many pages, and page numbers there."""
+    edge = 3
+    counts: Counter[str] = Counter()
+    for lines in pages:
+        content = [l for l in lines if l.strip()]
+        keys = {_edge_key(l) for l in content[:edge] + content[-edge:]}
+        counts.update(keys)
+    threshold = max(2, (len(pages) + 1) // 2)
+    running = {k for k, n in counts.items() if n >= threshold} if len(pages) >= 2 else set()
+    out = []
+    for lines in pages:
+        content_idx = [i for i, l in enumerate(lines) if l.strip()]
+        edges = set(content_idx[:edge] + content_idx[-edge:])
+        kept = []
+        for i, line in enumerate(lines):
+            if i in edges:
+                key = _edge_key(line)
+                if key in running or _PAGE_NUMBER.fullmatch(line.strip()):
+                    continue
+            kept.append(line)
+        out.append(kept)
+    return out
+
+
+def _line_starts_block(line: str) -> bool:
+    if BULLET.match(line) and not line.startswith("--"):
+        return True
+    return match_number(line) is not None or match_label(line) is not None
+
+
+def join_pdf_lines(pages: list[list[str]]) -> list[Para]:
+    """Rejoin lines wrapped inside a paragraph; a paragraph may continue over a page break."""
+    lines = [(clean_line(l), n) for n, page in enumerate(pages, 1) for l in page]
+    lines = [(l, n) for l, n in lines if l and not _is_rule(l)]
+    if not lines:
+        return []
+    lengths = sorted(len(l) for l, _ in lines)
+    width = max(40, lengths[int(len(lengths) * 0.9)])
+    paras: list[Para] = []
+    prev = ""
+    for line, page in lines:
+        text, bullet = _split_bullet(line)
+        if not text:
+            continue
+        new = (
+            not paras
+            or bullet
+            or (_line_starts_block(text) and (ends_terminal(prev) or len(prev) < 0.8 * width or heading_like(prev)))
+            or (ends_terminal(prev) and len(prev) < 0.85 * width)
+            or (not ends_terminal(prev) and len(prev) < 0.6 * width and (text[0].isupper() or text[0].isdigit())
+                and not _bare_marker(paras[-1].text))
+            or (heading_like(paras[-1].text) and is_upper(paras[-1].text) != is_upper(text))
+            or (heading_like(text) and prev.rstrip()[-1:] in ".:;!?" and not _bare_marker(paras[-1].text))
+            or (heading_like(paras[-1].text) and len(prev) < 0.7 * width
+                and text[0].isupper() and not heading_continues(paras[-1].text))
+            or (text.endswith(":") and len(text) < 0.6 * width and text[0].isupper() and ends_terminal(prev))
+        )
+        if new:
+            paras.append(Para(text, {page}, bullet))
+        else:
+            last = paras[-1]
+            sep = "" if last.text.endswith("-") and last.text[-2:-1].isalpha() and text[:1].islower() else " "
+            last.text = last.text + sep + text
+            last.pages.add(page)
+        prev = line
+    return paras
+
+
+def _bare_marker(text: str) -> bool:
+    """A label printed alone at the end of a page ("p") or before its text ("(a)")."""
+    t = text.strip()
+    return len(t) <= 4 and (match_label(t + " x") is not None or re.fullmatch(r"[a-zA-Z]|\d{1,3}\.?", t) is not None)
+
+
+# --- unpaged documents ----------------------------------------------------------
+
+
+def split_text_lines(text: str) -> list[Para]:
+    paras: list[Para] = []
+    for raw in text.splitlines():
+        line = clean_line(raw)
+        if not line or _is_rule(line):
+            continue
+        if raw[:1] == "\t" and paras and "\t" in paras[-1].text:
+            # a table cell wrapped onto a new line that starts with an empty first cell
+            paras[-1].text += " " + line.strip()
+            continue
+        body, bullet = _split_bullet(line)
+        if body:
+            paras.append(Para(body, set(), bullet))
+    return paras
+
+
+# --- repairs common to every format -------------------------------------------
+
+
+def _joins(a: Para, b: Para) -> bool:
+    at, bt = a.text, b.text
+    if _bare_marker(at):
+        return True
+    if "\t" in at or "\t" in bt:
+        return False
+    b_marked = match_number(bt) is not None or match_label(bt) is not None
+    if heading_like(at):
+        return heading_continues(at) and heading_like(bt) and is_upper(at) == is_upper(bt) and not b_marked
+    if ends_terminal(at) or a.bullet:
+        return False
+    if b_marked:
+        return False
+    if bt[:1].islower():
+        return len(at) > 60
+    last_word = at.split()[-1] if at.split() else ""
+    return not b.bullet and len(at) > 100 and last_word[:1].islower() and not heading_like(bt)
+
+
+def repair(paras: list[Para]) -> list[Para]:
+    out: list[Para] = []
+    for para in paras:
+        if out and _joins(out[-1], para):
+            last = out[-1]
+            last.text = last.text + " " + para.text
+            last.pages |= para.pages
+        else:
+            out.append(para)
+    return out
+
+
+def clean_document(pages: list[str], paged: bool) -> list[Para]:
+    if paged:
+        split = [p.replace("\r\n", "\n").replace("\r", "\n").split("\n") for p in pages]
+        paras = join_pdf_lines(strip_running_lines(split))
+    else:
+        paras = split_text_lines("\n".join(pages))
+    return repair(paras)
