@@ -109,6 +109,8 @@ def strip_running_lines(pages: list[list[str]]) -> list[list[str]]:
 def _line_starts_block(line: str) -> bool:
     if BULLET.match(line) and not line.startswith("--"):
         return True
+    if re.match(r"[A-Za-z] [A-Z][a-z]", line):  # bare letter labels: "B A motion ...", "a Motions ..."
+        return True
     return match_number(line) is not None or match_label(line) is not None
 
 
@@ -194,7 +196,8 @@ def _joins(a: Para, b: Para) -> bool:
     if bt[:1].islower():
         return len(at) > 60
     last_word = at.split()[-1] if at.split() else ""
-    return not b.bullet and len(at) > 100 and last_word[:1].islower() and not heading_like(bt)
+    ends_in_word = last_word[-1:].isalpha() or last_word.endswith(("'", "\u2019"))
+    return not b.bullet and len(at) > 100 and ends_in_word and not heading_like(bt)
 
 
 def repair(paras: list[Para]) -> list[Para]:
