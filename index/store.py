@@ -1,0 +1,269 @@
+"""The index directory: versions swapped in atomically, checked on load, one writer at a time.
+
+Layout of an index directory ``DIR``::
+
+    DIR/
+      current -> v-<id>          symlink; replaced in one os.replace by each save
+      v-<id>/                    one complete index version, never modified once named
+        manifest.json            format version, model, corpus fingerprint, sha256+size of every file
+        ...                      files written by the caller (see index.hybrid)
+      .tmp-<id>/                 a version being written (left behind only by a crash; removed by the next writer)
+      embedding-cache/           see index.cache
+      ingest.lock                the writer lock (filelock; released by the OS if the writer dies)
+
+A save writes every file into ``.tmp-<id>``, fsyncs them, renames the folder
+to ``v-<id>``, then points ``current`` at it with a new symlink renamed over
+the old one. A reader resolves ``current`` once and reads only inside that
+version, so it sees the old index or the new one, never a mix. The previous
+version is kept (a reader may still be loading it); older ones are removed
+by the next writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+__all__ = [
+    "FORMAT_VERSION", "MANIFEST", "IndexProblem", "IndexNotFound", "IndexDamaged", "IndexIncompatible",
+    "IndexBusy", "rebuild_hint", "save_version", "open_version", "writer_lock", "collect_garbage",
+    "file_checksum",
+]
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+CURRENT = "current"
+LOCK_FILE = "ingest.lock"
+# Files up to this total size are verified by a full sha256 on every load
+# (about 0.1 s per 100 MB here); above it, sizes plus hashes of sampled blocks,
+# so that a million-passage index still loads in seconds. verify="full" forces the full check.
+FULL_VERIFY_LIMIT = 256 << 20
+_SAMPLE_BLOCKS, _SAMPLE_BLOCK = 32, 64 << 10
+
+
+class IndexProblem(Exception):
+    """Base class: the index directory cannot be used as it is."""
+
+
+class IndexNotFound(IndexProblem):
+    """There is no index in the directory."""
+
+
+class IndexDamaged(IndexProblem):
+    """A file of the index is missing, truncated or altered."""
+
+
+class IndexIncompatible(IndexProblem):
+    """The index was built by another embedding model or another format version."""
+
+
+class IndexBusy(IndexProblem):
+    """Another ingest held the writer lock for longer than the timeout."""
+
+
+def rebuild_hint(index_dir: Path) -> str:
+    return f"rebuild it with: protocol-qa ingest --index {index_dir} YOUR-DOCUMENTS"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sampled_sha256(path: Path, size: int) -> str:
+    """Hash of evenly spaced blocks: catches truncation and most damage without reading everything."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for i in range(_SAMPLE_BLOCKS):
+            handle.seek(max(0, (size - _SAMPLE_BLOCK) * i // max(1, _SAMPLE_BLOCKS - 1)))
+            digest.update(handle.read(_SAMPLE_BLOCK))
+    return digest.hexdigest()
+
+
+def file_checksum(path: Path) -> dict[str, Any]:
+    """``{"size", "sha256"}`` of a file, plus ``"sample_sha256"`` for large ones."""
+    size = path.stat().st_size
+    record: dict[str, Any] = {"size": size, "sha256": _sha256(path)}
+    if size > _SAMPLE_BLOCKS * _SAMPLE_BLOCK:
+        record["sample_sha256"] = _sampled_sha256(path, size)
+    return record
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_version(index_dir: Path, write_files: Callable[[Path], None], metadata: dict[str, Any]) -> Path:
+    """Write a new version with ``write_files(folder)`` and make it current atomically.
+
+    ``metadata`` goes into the manifest beside the format version and the
+    checksums of every file ``write_files`` created. Returns the new version
+    folder. If anything raises before the final rename, the current version
+    is untouched (the partial ``.tmp-*`` folder is removed, or by the next
+    writer if the process died).
+    """
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    version = f"v-{time.time_ns():020d}-{secrets.token_hex(3)}"
+    temporary = index_dir / f".tmp-{version}"
+    temporary.mkdir()
+    try:
+        write_files(temporary)
+        files = {}
+        for path in sorted(p for p in temporary.iterdir() if p.is_file()):
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+            files[path.name] = file_checksum(path)
+        manifest = {"format_version": FORMAT_VERSION, **metadata, "files": files}
+        with open(temporary / MANIFEST, "w", encoding="utf-8") as handle:
+            json.dump(manifest, handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        _fsync_dir(temporary)
+        final = index_dir / version
+        os.rename(temporary, final)
+        _fsync_dir(index_dir)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    link = index_dir / f".tmp-link-{version}"
+    os.symlink(version, link)
+    os.replace(link, index_dir / CURRENT)  # the one atomic step that publishes the new version
+    _fsync_dir(index_dir)
+    return final
+
+
+def current_version(index_dir: Path) -> Path:
+    """The folder ``current`` points at; :class:`IndexNotFound` if there is none."""
+    index_dir = Path(index_dir)
+    try:
+        target = os.readlink(index_dir / CURRENT)
+    except FileNotFoundError:
+        if not index_dir.exists():
+            raise IndexNotFound(f"There is no index at {index_dir} (the folder does not exist); "
+                                f"build it with: protocol-qa ingest --index {index_dir} YOUR-DOCUMENTS") from None
+        raise IndexNotFound(f"There is no index in {index_dir} (no '{CURRENT}' version link); "
+                            f"build it with: protocol-qa ingest --index {index_dir} YOUR-DOCUMENTS") from None
+    except OSError as exc:
+        raise IndexDamaged(f"The index link {index_dir / CURRENT} is unreadable ({exc}); "
+                           f"{rebuild_hint(index_dir)}") from exc
+    return index_dir / target
+
+
+def open_version(index_dir: Path, *, verify: str = "auto") -> tuple[Path, dict[str, Any]]:
+    """Resolve ``current``, read and check its manifest; returns ``(version folder, manifest)``.
+
+    ``verify``: ``"full"`` (sha256 of every file), ``"auto"`` (full below
+    ``FULL_VERIFY_LIMIT`` in total, else sizes plus sampled blocks) or
+    ``"size"`` (sizes only). Raises :class:`IndexNotFound`, :class:`IndexDamaged`
+    (naming the file) or :class:`IndexIncompatible` (another format version).
+    """
+    if verify not in ("full", "auto", "size"):
+        raise ValueError(f"verify must be 'full', 'auto' or 'size', got {verify!r}")
+    index_dir = Path(index_dir)
+    version_dir = current_version(index_dir)
+    manifest_path = version_dir / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+            raise ValueError("not an index manifest")
+    except FileNotFoundError:
+        raise IndexDamaged(f"The index file {manifest_path} is missing; {rebuild_hint(index_dir)}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise IndexDamaged(f"The index file {manifest_path} is unreadable ({exc}); {rebuild_hint(index_dir)}") from exc
+    found = manifest.get("format_version")
+    if found != FORMAT_VERSION:
+        raise IndexIncompatible(f"The index at {index_dir} has format version {found}, this version of "
+                                f"protocol-qa reads version {FORMAT_VERSION}; {rebuild_hint(index_dir)}")
+    files = manifest["files"]
+    total = sum(int(record.get("size", 0)) for record in files.values())
+    for name, record in files.items():
+        path = version_dir / name
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise IndexDamaged(f"The index file {path} is missing; {rebuild_hint(index_dir)}") from None
+        if size != record["size"]:
+            raise IndexDamaged(f"The index file {path} has {size} bytes, {record['size']} were written "
+                               f"(truncated or altered); {rebuild_hint(index_dir)}")
+        if verify == "size":
+            continue
+        if verify == "full" or total <= FULL_VERIFY_LIMIT or "sample_sha256" not in record:
+            intact = _sha256(path) == record["sha256"]
+        else:
+            intact = _sampled_sha256(path, size) == record["sample_sha256"]
+        if not intact:
+            raise IndexDamaged(f"The index file {path} does not match its checksum (altered or corrupted); "
+                               f"{rebuild_hint(index_dir)}")
+    return version_dir, manifest
+
+
+@contextlib.contextmanager
+def writer_lock(index_dir: Path, timeout: float = 600.0) -> Iterator[None]:
+    """Hold the writer lock of ``index_dir``; a second writer waits up to ``timeout`` seconds.
+
+    Waiting is logged ("another ingest is updating DIR; waiting…"); past the
+    timeout :class:`IndexBusy` is raised. The lock is an OS file lock, so a
+    writer killed by SIGKILL releases it.
+    """
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(index_dir / LOCK_FILE))
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        log.warning("another ingest is updating %s; waiting…", index_dir)
+        try:
+            lock.acquire(timeout=timeout)
+        except filelock.Timeout:
+            raise IndexBusy(f"Another ingest has been updating {index_dir} for more than {timeout:g} s; "
+                            f"try again when it has finished (or raise the lock timeout).") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def collect_garbage(index_dir: Path, keep: int = 2) -> list[str]:
+    """Remove leftover temporary folders and all but the ``keep`` newest versions (never ``current``).
+
+    Call only while holding :func:`writer_lock`. Returns the names removed.
+    """
+    index_dir = Path(index_dir)
+    try:
+        current = os.readlink(index_dir / CURRENT)
+    except OSError:
+        current = None
+    removed = []
+    for path in index_dir.glob(".tmp-*"):
+        if path.is_symlink() or path.is_file():
+            path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+        removed.append(path.name)
+    versions = sorted((p for p in index_dir.glob("v-*") if p.is_dir()), key=lambda p: p.name, reverse=True)
+    for path in versions[keep:]:
+        if path.name != current:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return removed

@@ -1,0 +1,205 @@
+"""The pipeline behind ``protocol-qa ingest``: read files, merge with the index, embed what changed, save.
+
+``update_index`` holds the writer lock for the whole update, so two ingests
+into one index run one after the other. The index on disk changes only in
+the final atomic swap (see :mod:`index.store`): killed at any earlier moment,
+the previous index still loads and answers exactly as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index import store
+from index.cache import EmbeddingCache
+from index.hybrid import HybridIndex, corpus_fingerprint
+
+__all__ = ["UpdateReport", "update_index", "document_record", "DOCUMENT_FIELDS", "CACHE_DIR"]
+
+log = logging.getLogger(__name__)
+
+DOCUMENT_FIELDS = ("source", "path", "sha256", "authority", "title", "kind", "status", "date",
+                   "attribution", "note", "pages", "text")
+CACHE_DIR = "embedding-cache"
+DEFAULT_LOCK_TIMEOUT = 600.0
+
+
+@dataclass
+class UpdateReport:
+    """What an ingest did.
+
+    ``ingest`` is the :class:`ingest.IngestResult` (documents with passage
+    counts, pages, inferred fields and warnings; skipped files with reasons).
+    ``changed`` says whether a new index version was written; ``message``
+    says why not when it was not ("index is up to date", "every file failed").
+    """
+
+    index_dir: Path
+    ingest: Any
+    changed: bool
+    message: str
+    passages: int = 0
+    documents: int = 0
+    embedded: int = 0
+    cached: int = 0
+    kept: list[str] = field(default_factory=list)       # sources kept unchanged from the previous index
+    replaced: list[str] = field(default_factory=list)   # sources re-ingested over a previous version
+    added: list[str] = field(default_factory=list)      # sources new to the index
+    dropped: list[str] = field(default_factory=list)    # sources no longer present in an ingested folder
+    previous_problem: str = ""                           # why the previous index could not be reused, if so
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def skipped(self) -> list:
+        return list(getattr(self.ingest, "skipped", []) or [])
+
+
+def document_record(report: Any) -> dict[str, Any]:
+    """The document-level record kept in the index, from an ingest ``DocumentReport`` (or a dict)."""
+    get = report.get if isinstance(report, dict) else (lambda name, default=None: getattr(report, name, default))
+    record = {name: get(name, None) for name in DOCUMENT_FIELDS}
+    record["path"] = str(record["path"]) if record["path"] is not None else None
+    return record
+
+
+def _within(path: str | None, scopes: Sequence[Path]) -> bool:
+    """Whether ``path`` is one of the ingested files or inside one of the ingested folders."""
+    if not path:
+        return False
+    resolved = Path(path).resolve()
+    for scope in scopes:
+        if resolved == scope or (scope.is_dir() and scope in resolved.parents):
+            return True
+    return False
+
+
+def update_index(paths: Sequence[Path | str], index_dir: Path | str, embedder, *, limits=None,
+                 progress: Callable[[Path], None] | bool | None = None,
+                 lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> UpdateReport:
+    """Ingest ``paths`` (files or folders) into the index at ``index_dir``.
+
+    Documents read now replace earlier versions of the same source; documents
+    indexed earlier from an ingested folder (or file) that are neither read nor
+    skipped now are dropped; all other documents are kept as they were. Only
+    passages whose text is new to the embedding cache are embedded. When the
+    merged corpus equals the indexed one, nothing is written ("index is up to
+    date"); when every file failed, the index is untouched.
+
+    ``progress``: a callable is called by ingest once per file; any truthy
+    value also shows a tqdm bar over embedding. Raises :class:`~index.store.IndexBusy`
+    if another ingest holds the lock past ``lock_timeout`` seconds.
+    """
+    from ingest import ingest_files  # ingest is imported here: the index package stays usable without it
+
+    index_dir = Path(index_dir)
+    scopes = [Path(p).resolve() for p in paths]
+    seconds: dict[str, float] = {}
+    with store.writer_lock(index_dir, timeout=lock_timeout):
+        start = time.perf_counter()
+        store.collect_garbage(index_dir)
+        previous, problem = None, ""
+        try:
+            previous = HybridIndex.load(index_dir, expected_model_fingerprint=embedder.fingerprint)
+        except store.IndexNotFound:
+            pass
+        except store.IndexProblem as exc:
+            problem = str(exc)
+            log.warning("the existing index cannot be reused and will be rebuilt from these files: %s", exc)
+        seconds["load"] = time.perf_counter() - start
+
+        old_documents = list(previous.documents) if previous else []
+        known = {d["sha256"]: d["source"] for d in old_documents
+                 if d.get("sha256") and not _within(d.get("path"), scopes)}
+        start = time.perf_counter()
+        kwargs = {"known": known}
+        if limits is not None:
+            kwargs["limits"] = limits
+        if callable(progress):
+            kwargs["progress"] = progress
+        result = ingest_files([Path(p) for p in paths], **kwargs)
+        seconds["ingest"] = time.perf_counter() - start
+
+        report = UpdateReport(index_dir=index_dir, ingest=result, changed=False, message="",
+                              previous_problem=problem, seconds=seconds)
+        if not result.documents and result.skipped:
+            report.message = "every file failed; the index is unchanged"
+            _fill_counts(report, previous)
+            return report
+
+        merged_documents, merged_passages = _merge(previous, old_documents, result, scopes, report)
+        fingerprint = corpus_fingerprint(merged_passages, merged_documents)
+        if previous is not None and fingerprint == previous.fingerprint:
+            report.message = "index is up to date"
+            _fill_counts(report, previous)
+            return report
+
+        start = time.perf_counter()
+        cache = EmbeddingCache(index_dir / CACHE_DIR, embedder.fingerprint, embedder.dim)
+        _seed_cache_from(previous, cache)
+        built = HybridIndex.build(merged_passages, merged_documents, embedder, cache=cache,
+                                  progress=bool(progress))
+        seconds["build"] = time.perf_counter() - start
+        start = time.perf_counter()
+        built.save(index_dir)
+        store.collect_garbage(index_dir)
+        cache.compact(cache.keys([p.retrieval_text for p in merged_passages]))
+        seconds["save"] = time.perf_counter() - start
+        report.changed = True
+        report.message = f"indexed {len(merged_passages)} passages from {len(merged_documents)} documents"
+        report.embedded, report.cached = built.build_stats.embedded, built.build_stats.cached
+        report.passages, report.documents = len(merged_passages), len(merged_documents)
+        return report
+
+
+def _fill_counts(report: UpdateReport, previous: HybridIndex | None) -> None:
+    if previous is not None:
+        report.passages, report.documents = len(previous.passages), len(previous.documents)
+
+
+def _merge(previous: HybridIndex | None, old_documents: list[dict], result: Any, scopes: Sequence[Path],
+           report: UpdateReport) -> tuple[list[dict], list]:
+    """Documents and passages of the new index, ordered by source then by position in the document."""
+    new_documents = {d["source"]: d for d in (document_record(r) for r in result.documents)}
+    skipped_paths = {str(Path(s.path).resolve()) for s in result.skipped}
+    documents: dict[str, dict] = {}
+    for document in old_documents:
+        source = document["source"]
+        if source in new_documents:
+            report.replaced.append(source)
+        elif _within(document.get("path"), scopes) and str(Path(document["path"]).resolve()) not in skipped_paths:
+            report.dropped.append(source)
+        else:
+            # Untouched, or its new version failed to read: keep what was indexed.
+            documents[source] = document
+            report.kept.append(source)
+    report.added = sorted(set(new_documents) - {d["source"] for d in old_documents})
+    documents.update(new_documents)
+
+    by_source: dict[str, list] = {source: [] for source in documents}
+    if previous is not None:
+        for passage in previous.passages:
+            if passage.source in by_source and passage.source not in new_documents:
+                by_source[passage.source].append(passage)
+    for passage in result.passages:
+        if passage.source in new_documents:
+            by_source[passage.source].append(passage)
+    ordered_sources = sorted(documents)
+    passages = [p for source in ordered_sources for p in sorted(by_source[source], key=lambda p: (p.start, p.end))]
+    return [documents[source] for source in ordered_sources], passages
+
+
+def _seed_cache_from(previous: HybridIndex | None, cache: EmbeddingCache) -> None:
+    """Put the previous index's vectors into the cache, so they are reused even if the cache was deleted."""
+    if previous is None or previous.model_fingerprint != cache.fingerprint:
+        return
+    keys = cache.keys([p.retrieval_text for p in previous.passages])
+    missing = [i for i, key in enumerate(keys) if key not in cache]
+    if missing:
+        cache.put_many([keys[i] for i in missing], np.asarray(previous.embeddings[missing]))
