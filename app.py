@@ -1,0 +1,581 @@
+"""protocol-qa in the browser: Ask, Compare, Browse and Add documents.
+
+This file wires the ``qa`` package to Streamlit and renders; it holds no
+retrieval logic. Every string from a document, a manifest or a user is shown
+as text: through ``st.text``/``st.code``, or escaped by ``qa.render`` before it
+reaches an ``st.html`` block.
+
+Run with ``make run`` (``streamlit run app.py``). Environment:
+``PROTOCOL_QA_INDEX``, ``PROTOCOL_QA_CORPUS``, ``PROTOCOL_QA_ENCODER``, and
+``PROTOCOL_QA_ADMIN_TOKEN`` (uploads are off unless it is set).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import streamlit as st
+
+from qa import render
+from qa.config import Settings
+from qa.render import AppState
+
+log = logging.getLogger("protocol_qa.app")
+
+st.set_page_config(page_title="protocol-qa", page_icon=":scroll:", layout="wide")
+st.html(render.STYLE)
+
+SETTINGS = Settings.from_env()
+SUGGESTIONS = (
+    "Use the words a protocol would use: 'members' or 'councillors', 'officers' or 'staff'.",
+    "Name the role rather than the person: 'the Monitoring Officer', 'the Chief Executive', 'a ward member'.",
+    "Ask one thing at a time, for example: 'Can a councillor instruct an officer?'",
+)
+
+
+# -- shared resources: one per server process, shared by every session -------------
+
+def index_stamp(index_dir: Path) -> tuple:
+    """Changes whenever a new index version is published (one atomic rename on disk)."""
+    try:
+        return ("current", os.readlink(index_dir / "current"))
+    except OSError:
+        pass
+    try:
+        top = index_dir.stat()
+        entries = sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in os.scandir(index_dir))
+    except OSError:
+        return ("missing",)
+    return (top.st_ino, top.st_mtime_ns, tuple(entries))
+
+
+@st.cache_resource(show_spinner="Loading the language model (first visit only)…")
+def get_embedder(encoder: str):
+    from index.embed import load_embedder
+
+    return load_embedder(encoder)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the index of documents…")
+def get_answerer(index_dir: str, encoder: str, stamp: tuple):
+    """The loaded index and model; a new index on disk (new ``stamp``) gives a new
+    answerer, while sessions already running keep the previous one until it is ready."""
+    from qa.service import open_answerer
+
+    return open_answerer(replace(SETTINGS, index_dir=Path(index_dir), encoder=encoder),
+                         embedder=get_embedder(encoder))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Checking every standard topic against every council…")
+def get_coverage(_answerer, stamp: tuple, authorities: tuple[str, ...]):
+    from qa.coverage import coverage_matrix
+
+    return coverage_matrix(_answerer, authorities=list(authorities) or None)
+
+
+def load_answerer():
+    """The answerer, or None after showing why the index could not be loaded."""
+    stamp = index_stamp(Path(SETTINGS.index_dir))
+    try:
+        return get_answerer(str(SETTINGS.index_dir), SETTINGS.encoder, stamp), stamp
+    except Exception as exc:  # the index's errors say how to rebuild; show them, never crash
+        log.warning("index could not be loaded: %s", type(exc).__name__)
+        st.error(f"The index could not be loaded. {exc}", icon=":material/error:")
+        st.caption("An administrator can rebuild it with `protocol-qa ingest corpus` (or `make index`).")
+        return None, stamp
+
+
+# -- state: the URL is the source of truth when a session starts --------------------
+
+def read_state() -> AppState:
+    return render.decode_state({key: st.query_params.get_all(key) for key in st.query_params.keys()})
+
+
+def init_session(state: AppState) -> None:
+    if st.session_state.get("_started"):
+        return
+    st.session_state.update({
+        "_started": True, "view": state.view, "question": state.question,
+        "f_authorities": list(state.authorities), "f_kinds": list(state.kinds),
+        "f_statuses": list(state.statuses), "passage": state.passage, "document": state.document,
+        "coverage": state.coverage,
+    })
+
+
+def current_state() -> AppState:
+    ss = st.session_state
+    return AppState(view=ss.get("view", "ask"), question=ss.get("question", ""),
+                    authorities=tuple(ss.get("f_authorities", [])), kinds=tuple(ss.get("f_kinds", [])),
+                    statuses=tuple(ss.get("f_statuses", [])), passage=ss.get("passage", ""),
+                    document=ss.get("document", ""), coverage=bool(ss.get("coverage", False)))
+
+
+def go(view: str, **changes) -> None:
+    """Button callback: switch view and set state (runs before the next script run)."""
+    st.session_state["view"] = view
+    for key, value in changes.items():
+        st.session_state[key] = value
+
+
+def copy_widget(widget_key: str, state_key: str) -> None:
+    st.session_state[state_key] = st.session_state[widget_key]
+
+
+def synced(widget, state_key: str, widget_key: str, *args, **kwargs):
+    """A widget bound to a plain session key that outlives the widget.
+
+    Streamlit forgets a widget's value on runs where it is not drawn (another
+    view); the plain key keeps it, so a question or clause survives switching
+    views and is what the URL records.
+    """
+    st.session_state[widget_key] = st.session_state.get(state_key)
+    on_change = kwargs.pop("on_change", None)
+
+    def changed() -> None:
+        copy_widget(widget_key, state_key)
+        if on_change:
+            on_change()
+
+    return widget(*args, key=widget_key, on_change=changed, **kwargs)
+
+
+def question_box(label: str, key: str) -> str:
+    """A question input whose value survives switching between Ask and Compare."""
+    st.session_state.setdefault("question", "")
+    return synced(st.text_input, "question", key, label, max_chars=render.MAX_URL_QUESTION,
+                  placeholder="Can a councillor tell me to change my report?")
+
+
+# -- rendering pieces ----------------------------------------------------------------
+
+def show_badges(kind: str, status: str, attribution: str) -> None:
+    # Labels and colours are the fixed strings of render.BADGES, never document text.
+    found = render.badges(kind, status, attribution)
+    if found:
+        st.markdown(" ".join(f":{colour}-badge[{label}]" for label, colour in found))
+
+
+def show_citation(record: dict) -> None:
+    from qa.cli import citation
+
+    st.code(citation(record), language=None, wrap_lines=True)
+
+
+def show_result(result, where: str, *, equivalents_button: bool = True) -> None:
+    p = result.passage
+    with st.container(border=True):
+        place = " · ".join(x for x in (p.section, f"clause {p.clause}" if p.clause else "") if x)
+        st.html(f'<div class="pqa-head">{result.rank}. {render.escape(p.authority)}</div>'
+                f'<div class="pqa-muted">{render.escape(p.document)}'
+                f'{" — " + render.escape(place) if place else ""}</div>')
+        show_badges(p.kind, p.status, p.attribution)
+        st.html(render.clause_html(p.text, result.highlight))
+        show_citation(result.to_dict())
+        left, right, _ = st.columns([1, 1, 3])
+        left.button("Show in context", key=f"ctx-{where}-{p.id}", on_click=go,
+                    args=("browse",), kwargs={"passage": p.id, "document": p.source})
+        if equivalents_button:
+            right.button("Other councils' equivalents", key=f"eq-{where}-{p.id}", on_click=go,
+                         args=("compare",), kwargs={"passage": p.id})
+
+
+def show_interpretation(notes) -> None:
+    if notes:
+        st.caption("Interpreted as")
+        st.text("; ".join(notes))
+
+
+# -- views ---------------------------------------------------------------------------
+
+def view_ask(answerer, state: AppState) -> None:
+    question = question_box("Your question", "q_ask")
+    if not question.strip():
+        st.info("Ask what a councillor or officer may or must do. Every answer is a clause quoted "
+                "word for word, with where it comes from.")
+        return
+    with st.spinner("Searching the documents…"):
+        answer = answerer.ask(question, top_k=SETTINGS.top_k, authorities=list(state.authorities) or None,
+                              kinds=list(state.kinds) or None, statuses=list(state.statuses) or None)
+    log.info("ask: %d characters, answered=%s", len(question), answer.answered)
+    show_interpretation(answer.interpretation)
+    if not answer.answered:
+        st.warning(render.md_literal(answer.message), icon=":material/help:")
+        if answer.interpretation or answer.results:
+            st.caption("Suggestions")
+            for tip in SUGGESTIONS:
+                st.text("• " + tip)
+            st.button("Compare councils on this question", key="suggest-compare", on_click=go, args=("compare",))
+        if answer.results:
+            with st.expander("Nearest passages, shown for transparency (not an answer)"):
+                for result in answer.results:
+                    show_result(result, "near")
+        return
+    for result in answer.results:
+        show_result(result, "ask")
+
+
+def view_compare(answerer, state: AppState, stamp: tuple) -> None:
+    from qa.compare import compare, to_csv, to_markdown
+
+    authorities = filtered_authorities(answerer, state)
+    question = question_box("Question to compare across councils", "q_compare")
+    if question.strip():
+        with st.spinner("Comparing councils…"):
+            comparison = compare(answerer, question, authorities=authorities or None)
+        log.info("compare: %d characters, %d authorities", len(question), len(comparison.authorities))
+        if comparison.message:
+            st.warning(render.md_literal(comparison.message))
+        else:
+            show_interpretation(comparison.interpretation)
+            found = sum(entry.found for entry in comparison.authorities)
+            st.caption(f"{found} of {len(comparison.authorities)} councils address this question. "
+                       "The national model code is shown first.")
+            columns_per_row = 3
+            entries = comparison.authorities
+            for row in range(0, len(entries), columns_per_row):
+                cols = st.columns(columns_per_row)
+                for col, entry in zip(cols, entries[row:row + columns_per_row]):
+                    with col:
+                        show_authority_entry(entry)
+            left, right, _ = st.columns([1, 1, 3])
+            left.download_button("Download CSV", to_csv([comparison]), file_name="comparison.csv",
+                                 mime="text/csv", key="dl-csv")
+            right.download_button("Download Markdown", to_markdown([comparison]), file_name="comparison.md",
+                                  mime="text/markdown", key="dl-md")
+    show_equivalents(answerer, state)
+    st.divider()
+    synced(st.toggle, "coverage", "w_coverage", "Coverage matrix: standard topics against councils")
+    if st.session_state.get("coverage"):
+        show_coverage(answerer, state, stamp, authorities)
+
+
+def show_authority_entry(entry) -> None:
+    st.html(f'<div class="pqa-head">{render.escape(entry.authority)}</div>'
+            f'<div class="pqa-muted">{render.escape(entry.document)}</div>')
+    show_badges(entry.kind, "", "")
+    if not entry.found:
+        st.html('<div class="pqa-none">Not addressed in its documents.</div>')
+        return
+    for result in entry.results:
+        with st.container(border=True):
+            p = result.passage
+            show_badges("", p.status, p.attribution)
+            st.html(render.clause_html(p.text, result.highlight))
+            show_citation(result.to_dict())
+            st.button("Equivalents elsewhere", key=f"eqc-{p.id}", on_click=go, args=("compare",),
+                      kwargs={"passage": p.id})
+
+
+def passage_position(answerer, passage_id: str) -> int | None:
+    if not passage_id:
+        return None
+    for position, passage in enumerate(answerer.index.passages):
+        if passage.id == passage_id:
+            return position
+    return None
+
+
+def show_equivalents(answerer, state: AppState) -> None:
+    from qa.equivalents import find_equivalents
+
+    position = passage_position(answerer, state.passage)
+    if position is None:
+        if state.passage:
+            st.warning("That clause is no longer in the index; the documents may have been updated.")
+        return
+    chosen = answerer.index.passages[position]
+    st.subheader("Equivalent clauses in other councils")
+    st.html(f'<div class="pqa-muted">Chosen clause: {render.escape(chosen.authority)} — '
+            f'{render.escape(chosen.section)} {render.escape(chosen.clause)}</div>'
+            + render.clause_html(chosen.text))
+    st.button("Clear", key="eq-clear", on_click=go, args=("compare",), kwargs={"passage": ""})
+    equivalents = find_equivalents(answerer.index, position)
+    if not equivalents:
+        st.info("No other council has a clause close to this one.")
+        return
+    st.caption("Green underlined words appear only in the other council's clause; "
+               "red struck-through words only in the chosen one.")
+    for eq in equivalents:
+        p = eq.passage
+        with st.container(border=True):
+            st.html(f'<div class="pqa-head">{render.escape(p.authority)} — {render.escape(eq.likeness.value)}</div>'
+                    f'<div class="pqa-muted">similarity {eq.similarity:.2f}, words in common {eq.word_overlap:.0%}</div>')
+            show_badges(p.kind, p.status, p.attribution)
+            st.html(render.diff_html(eq.diff))
+            show_citation(p.to_dict())
+
+
+def show_coverage(answerer, state: AppState, stamp: tuple, authorities: list[str]) -> None:
+    matrix = get_coverage(answerer, stamp, tuple(authorities))
+    cells = {}
+    for topic in matrix.topics:
+        for authority in matrix.authorities:
+            cell = matrix.cell(topic.name, authority)
+            best = cell.best.passage if cell.best else None
+            cells[(topic.name, authority)] = render.CoverageCellView(
+                cell.found, best.id if best else "", (best.clause or "clause") if best else "")
+    st.caption("Each covered cell links to the clause; red cells are topics the council's documents do not address.")
+    st.html(render.coverage_html([t.name for t in matrix.topics], matrix.authorities, cells, state))
+
+
+def view_browse(answerer, state: AppState) -> None:
+    documents = [d for d in answerer.index.documents if document_allowed(d, state)]
+    if not documents:
+        st.info("No documents match the filters in the sidebar.")
+        return
+    position = passage_position(answerer, state.passage)
+    sources = [d["source"] for d in documents]
+    if position is not None and answerer.index.passages[position].source in sources:
+        st.session_state["document"] = answerer.index.passages[position].source
+    elif st.session_state.get("document") not in sources:
+        st.session_state["document"] = sources[0]
+    labels = {d["source"]: f'{d["authority"]} — {d["title"]}' for d in documents}
+    source = synced(st.selectbox, "document", "w_document", "Document", sources,
+                    format_func=labels.__getitem__, on_change=lambda: st.session_state.update(passage=""))
+    document = next(d for d in documents if d["source"] == source)
+
+    show_badges(document["kind"], document["status"], document["attribution"])
+    details = [("Authority", document["authority"]), ("Title", document["title"]),
+               ("Kind", document["kind"].replace("_", " ")), ("Status", document["status"]),
+               ("Date", document.get("date") or "not stated"), ("Attribution", document["attribution"]),
+               ("Source file", document["source"]), ("Note", document.get("note", ""))]
+    st.html('<table class="pqa-cov">' + "".join(
+        f'<tr><th class="pqa-topic">{render.escape(k)}</th><td style="text-align:left">{render.escape(v)}</td></tr>'
+        for k, v in details) + "</table>")
+    offer_source(document)
+
+    passages = [(i, p) for i, p in enumerate(answerer.index.passages) if p.source == source]
+    st.subheader("Contents")
+    toc = [{"section": p.section, "clause": p.clause, "pages": render.pages_label(p.pages),
+            "begins": p.text[:90]} for _, p in passages]
+    st.dataframe(toc, hide_index=True, width="stretch", height=240)
+    ids = [p.id for _, p in passages]
+    names = {p.id: f'{p.section or "(no heading)"} · {p.clause or "¶"} · {p.text[:60]}' for _, p in passages}
+    if not ids:
+        st.info("This document has no passages in the index.")
+        return
+    if st.session_state.get("passage") not in ids:
+        st.session_state["passage"] = ids[0]
+    picked = synced(st.selectbox, "passage", "w_passage", "Clause", ids, format_func=names.__getitem__)
+    at = ids.index(picked)
+    p = passages[at][1]
+    st.subheader("In context")
+    for _, before in passages[max(0, at - 2):at]:
+        st.html(f'<div class="pqa-context">{render.clause_html(before.text)}</div>')
+    with st.container(border=True):
+        st.html(render.clause_html(p.text, p.text))
+        show_citation(p.to_dict())
+        st.button("Other councils' equivalents", key="browse-eq", on_click=go, args=("compare",),
+                  kwargs={"passage": p.id})
+    for _, after in passages[at + 1:at + 3]:
+        st.html(f'<div class="pqa-context">{render.clause_html(after.text)}</div>')
+    if p.pages and str(document.get("source", "")).lower().endswith(".pdf"):
+        show_pdf_page(document, p.pages[0])
+
+
+def source_path(document: dict) -> Path | None:
+    """The document's file, only if it lies inside the corpus folder."""
+    corpus = Path(SETTINGS.corpus_dir).resolve()
+    for candidate in (document.get("path"), corpus / document.get("source", "")):
+        if not candidate:
+            continue
+        path = Path(candidate).resolve()
+        if path.is_file() and path.is_relative_to(corpus):
+            return path
+    return None
+
+
+def offer_source(document: dict) -> None:
+    path = source_path(document)
+    if path is None:
+        st.caption("The source file is not available on this server.")
+        return
+    st.download_button("Download the source file", path.read_bytes(), file_name=path.name,
+                       key=f"src-{path.name}")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def pdf_page_text(path: str, mtime_ns: int, page: int) -> str:
+    from pypdf import PdfReader
+
+    reader = PdfReader(path)
+    return reader.pages[page - 1].extract_text() or ""
+
+
+def show_pdf_page(document: dict, page: int) -> None:
+    path = source_path(document)
+    if path is None:
+        return
+    with st.expander(f"Page {page} of the PDF (its extracted text)"):
+        try:
+            st.text(pdf_page_text(str(path), path.stat().st_mtime_ns, page))
+        except Exception as exc:  # a damaged PDF must not break the page
+            st.caption(f"The page could not be read ({type(exc).__name__}).")
+
+
+def view_add(answerer, stamp: tuple) -> None:
+    st.subheader("Add documents")
+    if not SETTINGS.admin_token:
+        st.info("Adding documents is turned off on this server. An administrator can turn it on by "
+                "setting PROTOCOL_QA_ADMIN_TOKEN before starting the app; everyone can still read.")
+        return
+    with st.form("upload", clear_on_submit=False):
+        token = st.text_input("Administrator token", type="password")
+        upload = st.file_uploader("Document (PDF, Word .docx, HTML or text)",
+                                  type=[s.lstrip(".") for s in render.UPLOAD_SUFFIXES])
+        authority = st.text_input("Authority (the council, as a reader would cite it)")
+        title = st.text_input("Title")
+        kind = st.selectbox("Kind", render.KINDS)
+        status = st.selectbox("Status", render.STATUSES)
+        date = st.text_input("Date (YYYY, YYYY-MM or YYYY-MM-DD; empty if not known)")
+        attribution = st.selectbox("Attribution", render.ATTRIBUTIONS,
+                                   help="stated: the document names its council; inferred: named from its content")
+        note = st.text_area("Note (provenance a Monitoring Officer should see)")
+        overwrite = st.checkbox("Replace the existing document of the same name")
+        submitted = st.form_submit_button("Add to the corpus")
+    if not submitted:
+        return
+    if not hmac.compare_digest(token.encode(), SETTINGS.admin_token.encode()):
+        st.error("The administrator token is not correct.")
+        return
+    if upload is None:
+        st.error("Choose a file to upload.")
+        return
+    try:
+        path = save_upload(upload, overwrite, dict(authority=authority, title=title, kind=kind, status=status,
+                                                  date=date, attribution=attribution, note=note))
+    except render.UploadRefused as exc:
+        st.error(f"Not added: {exc}")
+        return
+    ingest_upload(path)
+
+
+def save_upload(upload, overwrite: bool, details: dict) -> Path:
+    """Write the upload and its manifest entry into the corpus folder, or refuse."""
+    from filelock import FileLock
+
+    limit_mb = upload_limit_mb()
+    if upload.size > limit_mb * 1024 * 1024:
+        raise render.UploadRefused(f"the file is {upload.size / 1e6:.1f} MB; the limit is {limit_mb:g} MB")
+    name = render.safe_file_name(upload.name)
+    entry = render.manifest_entry(name, **details)
+    corpus = Path(SETTINGS.corpus_dir)
+    corpus.mkdir(parents=True, exist_ok=True)
+    path = corpus / name
+    manifest = corpus / "manifest.toml"
+    with FileLock(str(corpus / ".upload.lock"), timeout=30):
+        if path.exists() and not overwrite:
+            raise render.UploadRefused(f"a document named {name} is already in the corpus; tick "
+                                       "'Replace the existing document' to replace it, or rename the file")
+        text = manifest.read_text(encoding="utf-8") if manifest.exists() else ""
+        new_manifest = render.upsert_manifest(text, entry)
+        staged = corpus / f".{name}.uploading"
+        staged.write_bytes(upload.getvalue())
+        os.replace(staged, path)
+        staged_manifest = corpus / ".manifest.toml.uploading"
+        staged_manifest.write_text(new_manifest, encoding="utf-8")
+        os.replace(staged_manifest, manifest)
+    log.info("saved upload %s (%d bytes)", name, upload.size)
+    return path
+
+
+def upload_limit_mb() -> float:
+    try:
+        from ingest.records import Limits
+
+        return float(Limits().max_file_mb)
+    except Exception:  # ingest not importable: keep Streamlit's own limit's default
+        return 50.0
+
+
+def ingest_upload(path: Path) -> None:
+    from index.update import update_index
+
+    bar = st.progress(0.05, text=f"Reading {path.name}…")
+
+    def progress(*_file) -> None:  # called by ingest once per file read
+        bar.progress(0.5, text=f"Read {path.name}; embedding its clauses and saving the index…")
+
+    try:
+        with st.spinner("Indexing; people asking questions keep using the current index until this finishes…"):
+            report = update_index([path], Path(SETTINGS.index_dir), get_embedder(SETTINGS.encoder),
+                                  progress=progress)
+    except Exception as exc:  # a failed ingest leaves the previous index in place
+        log.warning("upload ingest failed: %s", type(exc).__name__)
+        st.error(f"The document was saved but could not be indexed: {exc}")
+        return
+    bar.progress(1.0, text="Done")
+    get_answerer.clear()
+    get_coverage.clear()
+    skipped = list(getattr(report, "skipped", []) or [])
+    if skipped:
+        for item in skipped:
+            st.error(f"Skipped {render.md_literal(Path(item.path).name)}: {render.md_literal(item.reason)}")
+    else:
+        st.success("Added and indexed; new questions use the updated index.")
+    st.text(report.summary())
+
+
+# -- filters -------------------------------------------------------------------------
+
+def document_allowed(document: dict, state: AppState) -> bool:
+    return ((not state.authorities or document["authority"] in state.authorities)
+            and (not state.kinds or document["kind"] in state.kinds)
+            and (not state.statuses or document["status"] in state.statuses))
+
+
+def filtered_authorities(answerer, state: AppState) -> list[str]:
+    """Authorities for Compare: the chosen ones, narrowed by kind and status."""
+    if not (state.kinds or state.statuses):
+        return list(state.authorities)
+    return sorted({d["authority"] for d in answerer.index.documents if document_allowed(d, state)})
+
+
+def sidebar(answerer) -> None:
+    from qa.compare import authority_order
+
+    with st.sidebar:
+        st.header("Filters")
+        options = [name for name, _, _ in authority_order(answerer)] if answerer else []
+        kinds = sorted({d["kind"] for d in answerer.index.documents}) if answerer else []
+        statuses = sorted({d["status"] for d in answerer.index.documents}) if answerer else []
+        for key, values in (("f_authorities", options), ("f_kinds", kinds), ("f_statuses", statuses)):
+            st.session_state[key] = [v for v in st.session_state.get(key, []) if v in values]
+        st.multiselect("Councils", options, key="f_authorities", placeholder="All councils")
+        st.multiselect("Document kind", kinds, key="f_kinds", placeholder="All kinds",
+                       format_func=lambda k: k.replace("_", " "))
+        st.multiselect("Status", statuses, key="f_statuses", placeholder="Any status")
+        if answerer:
+            st.caption(f"{len(answerer.index.documents)} documents, {len(answerer.index.passages):,} clauses.")
+        st.caption("The address bar holds the view, question and filters: copy it to share this page.")
+
+
+# -- the page ------------------------------------------------------------------------
+
+def main() -> None:
+    init_session(read_state())
+    st.title("Council protocols: ask, compare, browse")
+    answerer, stamp = load_answerer()
+    st.radio("View", render.VIEWS, key="view", horizontal=True, format_func=render.VIEW_LABELS.__getitem__,
+             label_visibility="collapsed")
+    sidebar(answerer)
+    state = current_state()
+    view = state.view
+    if answerer is None and view != "add":
+        st.info("Questions can be answered once the index is built.")
+    elif view == "ask":
+        view_ask(answerer, state)
+    elif view == "compare":
+        view_compare(answerer, state, stamp)
+    elif view == "browse":
+        view_browse(answerer, state)
+    if view == "add":
+        view_add(answerer, stamp)
+    st.query_params.from_dict(render.encode_state(current_state()))
+
+
+main()
