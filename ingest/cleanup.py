@@ -34,6 +34,7 @@ _EMPH = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]{1,200}?)(?<=\S)\*(?![\w*])")
 _LINK = re.compile(r"\[([^\[\]\n]{1,300})\]\([^()\s]{0,500}\)")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|])")
 _MD_HEADING = re.compile(r"#{1,6}[ \t]+")
+_BARE_LABEL = re.compile(r"[A-Za-z] [A-Z][a-z]")  # bare letter labels: "B A motion ...", "a Motions ..."
 _RULE = re.compile(r"[\s|:\-=_*~]*")
 
 
@@ -109,7 +110,7 @@ def strip_running_lines(pages: list[list[str]]) -> list[list[str]]:
 def _line_starts_block(line: str) -> bool:
     if BULLET.match(line) and not line.startswith("--"):
         return True
-    if re.match(r"[A-Za-z] [A-Z][a-z]", line):  # bare letter labels: "B A motion ...", "a Motions ..."
+    if _BARE_LABEL.match(line):
         return True
     return match_number(line) is not None or match_label(line) is not None
 
@@ -186,8 +187,10 @@ def _joins(a: Para, b: Para) -> bool:
         return True
     if "\t" in at or "\t" in bt:
         return False
-    b_marked = match_number(bt) is not None or match_label(bt) is not None
+    b_marked = match_number(bt) is not None or match_label(bt) is not None or _BARE_LABEL.match(bt) is not None
     if heading_like(at):
+        if bt[:1].islower() and not b.bullet and not b_marked:
+            return True  # a heading never continues in lower case: this was a wrapped sentence
         return heading_continues(at) and heading_like(bt) and is_upper(at) == is_upper(bt) and not b_marked
     if ends_terminal(at) or a.bullet:
         return False

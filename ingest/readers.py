@@ -226,6 +226,9 @@ def read_html(data: bytes) -> RawDocument:
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     if soup.head:
         soup.head.decompose()
+    for node in list(soup.find_all(string=True)):
+        if node.parent is not None and node.parent.name != "pre" and ("\n" in node or "\t" in node):
+            node.replace_with(NavigableString(" ".join(node.split(" ")).replace("\n", " ").replace("\t", " ")))
     for cell in soup.find_all(["td", "th"]):
         cell.append(NavigableString("\t"))
     for item in soup.find_all("li"):
