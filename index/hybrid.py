@@ -280,21 +280,25 @@ class HybridIndex:
         Raises :class:`~index.store.IndexNotFound`, :class:`~index.store.IndexDamaged`
         (naming the file) or :class:`~index.store.IndexIncompatible` (another
         format, or a model fingerprint other than ``expected_model_fingerprint``).
-        If a writer replaces the version while this reads, the read is retried once.
+        If writers replace the version (and collect the old one) while this
+        reads, the read starts again on the new version, up to three times.
         """
         index_dir = Path(index_dir)
-        try:
-            return cls._load_once(index_dir, expected_model_fingerprint, verify)
-        except store.IndexDamaged:
-            first = store.current_version(index_dir)
-            time.sleep(0.05)
-            if store.current_version(index_dir) == first and first.exists():
-                raise
-            return cls._load_once(index_dir, expected_model_fingerprint, verify)
+        for attempt in range(3):
+            version_dir = store.current_version(index_dir)
+            try:
+                return cls._load_once(index_dir, version_dir, expected_model_fingerprint, verify)
+            except store.IndexDamaged:
+                replaced = store.current_version(index_dir) != version_dir or not version_dir.exists()
+                if not replaced or attempt == 2:
+                    raise
+                log.info("index %s was replaced while loading; loading the new version", index_dir)
+        raise AssertionError("unreachable")
 
     @classmethod
-    def _load_once(cls, index_dir: Path, expected_model_fingerprint: str | None, verify: str) -> "HybridIndex":
-        version_dir, manifest = store.open_version(index_dir, verify=verify)
+    def _load_once(cls, index_dir: Path, version_dir: Path, expected_model_fingerprint: str | None,
+                   verify: str) -> "HybridIndex":
+        version_dir, manifest = store.open_version(index_dir, verify=verify, version_dir=version_dir)
         model = manifest.get("model") or {}
         if expected_model_fingerprint is not None and model.get("fingerprint") != expected_model_fingerprint:
             raise store.IndexIncompatible(

@@ -170,8 +170,11 @@ def current_version(index_dir: Path) -> Path:
     return index_dir / target
 
 
-def open_version(index_dir: Path, *, verify: str = "auto") -> tuple[Path, dict[str, Any]]:
-    """Resolve ``current``, read and check its manifest; returns ``(version folder, manifest)``.
+def open_version(index_dir: Path, *, verify: str = "auto",
+                 version_dir: Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """Resolve ``current`` (or take ``version_dir``), read and check its manifest.
+
+    Returns ``(version folder, manifest)``.
 
     ``verify``: ``"full"`` (sha256 of every file), ``"auto"`` (full below
     ``FULL_VERIFY_LIMIT`` in total, else sizes plus sampled blocks) or
@@ -181,7 +184,7 @@ def open_version(index_dir: Path, *, verify: str = "auto") -> tuple[Path, dict[s
     if verify not in ("full", "auto", "size"):
         raise ValueError(f"verify must be 'full', 'auto' or 'size', got {verify!r}")
     index_dir = Path(index_dir)
-    version_dir = current_version(index_dir)
+    version_dir = version_dir or current_version(index_dir)
     manifest_path = version_dir / MANIFEST
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
