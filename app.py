@@ -424,19 +424,19 @@ def view_add(answerer, stamp: tuple) -> None:
                 "setting PROTOCOL_QA_ADMIN_TOKEN before starting the app; everyone can still read.")
         return
     with st.form("upload", clear_on_submit=False):
-        token = st.text_input("Administrator token", type="password")
-        upload = st.file_uploader("Document (PDF, Word .docx, HTML or text)",
+        token = st.text_input("Administrator token", type="password", key="w_token")
+        upload = st.file_uploader("Document (PDF, Word .docx, HTML or text)", key="w_upload",
                                   type=[s.lstrip(".") for s in render.UPLOAD_SUFFIXES])
-        authority = st.text_input("Authority (the council, as a reader would cite it)")
-        title = st.text_input("Title")
+        authority = st.text_input("Authority (the council, as a reader would cite it)", key="w_authority")
+        title = st.text_input("Title", key="w_title")
         kind = st.selectbox("Kind", render.KINDS)
         status = st.selectbox("Status", render.STATUSES)
-        date = st.text_input("Date (YYYY, YYYY-MM or YYYY-MM-DD; empty if not known)")
+        date = st.text_input("Date (YYYY, YYYY-MM or YYYY-MM-DD; empty if not known)", key="w_date")
         attribution = st.selectbox("Attribution", render.ATTRIBUTIONS,
                                    help="stated: the document names its council; inferred: named from its content")
         note = st.text_area("Note (provenance a Monitoring Officer should see)")
-        overwrite = st.checkbox("Replace the existing document of the same name")
-        submitted = st.form_submit_button("Add to the corpus")
+        overwrite = st.checkbox("Replace the existing document of the same name", key="w_overwrite")
+        submitted = st.form_submit_button("Add to the corpus", key="w_submit")
     if not submitted:
         return
     if not hmac.compare_digest(token.encode(), SETTINGS.admin_token.encode()):

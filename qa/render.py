@@ -244,11 +244,12 @@ def safe_file_name(name: str) -> str:
     """A file name safe to create in the corpus folder, or :class:`UploadRefused`.
 
     Any directory part is dropped (``../../etc/passwd`` becomes ``passwd``),
-    characters other than letters, digits, ``.``, ``-`` and ``_`` become ``-``,
+    accents are folded (``café`` becomes ``cafe``), other characters other than letters, digits, ``.``, ``-`` and ``_`` become ``-``,
     leading dots are removed (no hidden files, no ``..``), and the suffix must
     be one that ingestion reads.
     """
-    base = re.split(r"[\\/]", unicodedata.normalize("NFKC", str(name or "")))[-1]
+    folded = unicodedata.normalize("NFKD", str(name or "")).encode("ascii", "ignore").decode("ascii")
+    base = re.split(r"[\\/]", folded)[-1]
     base = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-. ")
     base = re.sub(r"-{2,}", "-", base)
     stem, dot, suffix = base.rpartition(".")

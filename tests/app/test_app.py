@@ -1,0 +1,317 @@
+"""The Streamlit app through AppTest: each view, filters, URL state, hostile
+input, uploads on and off, and a missing or damaged index."""
+
+from __future__ import annotations
+
+import html
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.app.conftest import HOSTILE, make_app
+
+GIFTS = "Must I register a gift or hospitality?"
+REPORT = "Can a councillor instruct an officer to change a report?"
+OFF_TOPIC = "What is the boiling point of mercury?"
+
+
+def run(at):
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def qp(at, key: str) -> list[str]:
+    """A query parameter as a list (AppTest gives one value as a string)."""
+    value = at.query_params.get(key, [])
+    return value if isinstance(value, list) else [value]
+
+
+def page_html(at) -> str:
+    return "\n".join(h.value for h in at.html)
+
+
+def passage(index_dir: Path, authority: str, clause: str):
+    from index.hybrid import HybridIndex
+
+    index = HybridIndex.load(index_dir)
+    return next(p for p in index.passages if p.authority == authority and p.clause == clause)
+
+
+# -- Ask ---------------------------------------------------------------------------
+
+def test_ask_shows_verbatim_clause_with_copyable_citation(app_env):
+    at = run(make_app(view="ask", q=GIFTS))
+    citations = [c.value for c in at.code]
+    assert citations and "Model Association" in citations[0] and "clause 3" in citations[0]
+    assert "register any gift or hospitality" in page_html(at)
+    assert any("National model" in m.value for m in at.markdown)
+
+
+def test_ask_shows_interpretation(app_env):
+    at = run(make_app(view="ask", q=REPORT))
+    assert any("councillor ~ member" in t.value for t in at.text)
+    assert at.caption.values.count("Interpreted as") == 1
+
+
+def test_draft_and_inferred_documents_carry_badges(app_env):
+    at = run(make_app(view="ask", q=REPORT))
+    badges = " ".join(m.value for m in at.markdown)
+    assert ":orange-badge[Draft]" in badges and ":violet-badge[Council inferred]" in badges
+
+
+def test_empty_question_invites_one(app_env):
+    at = run(make_app(view="ask"))
+    assert at.info and "Ask what a councillor" in at.info[0].value
+    assert not at.code
+
+
+def test_off_topic_question_says_so_and_suggests(app_env):
+    at = run(make_app(view="ask", q=OFF_TOPIC))
+    assert at.warning and "do not appear to address" in html.unescape(at.warning[0].value)
+    assert any(t.value.startswith("• ") for t in at.text)
+    at.button(key="suggest-compare").click()
+    run(at)
+    assert qp(at, "view") == ["compare"]
+
+
+@pytest.mark.parametrize("question", [
+    "   ", "\x00\x07\x1b[31m", "x" * 5000, HOSTILE, "Что может делать советник?", "<img src=x onerror=alert(1)>",
+])
+def test_hostile_questions_never_crash(app_env, question):
+    at = run(make_app(view="ask", q=question))
+    assert "<script" not in page_html(at) and "<img" not in page_html(at)
+
+
+def test_question_typed_updates_url(app_env):
+    at = run(make_app(view="ask"))
+    at.text_input(key="q_ask").input(GIFTS)
+    run(at)
+    assert qp(at, "q") == [GIFTS] and qp(at, "view") == ["ask"]
+    assert at.code
+
+
+def test_document_text_is_rendered_literally(app_env):
+    at = run(make_app(view="ask", q="Must officers keep confidential information confidential?"))
+    page = page_html(at)
+    assert html.escape("<script>alert('pwned')</script>", quote=True) in page
+    assert "<script" not in page and "**bold**" in page
+    # The citation block is plain text too (st.code never interprets its content).
+    for element in at.markdown:
+        assert "<script" not in element.value and "pwned" not in element.value
+
+
+# -- filters and URL state -----------------------------------------------------------
+
+def test_authority_filter_from_url_limits_results(app_env):
+    at = run(make_app(view="ask", q=GIFTS, authority="Ashford Test Council"))
+    assert at.multiselect(key="f_authorities").value == ["Ashford Test Council"]
+    assert at.code and all(c.value.startswith("Ashford Test Council") for c in at.code)
+
+
+def test_kind_and_status_filters_update_url(app_env):
+    at = run(make_app(view="ask", q=REPORT))
+    at.multiselect(key="f_statuses").set_value(["draft"])
+    run(at)
+    assert qp(at, "status") == ["draft"]
+    assert at.code and all("DRAFT" in c.value for c in at.code)
+    at.multiselect(key="f_kinds").set_value(["model_code"])
+    run(at)
+    assert qp(at, "kind") == ["model_code"]
+    assert at.warning and "No documents match" in html.unescape(at.warning[0].value)
+
+
+def test_unknown_url_values_are_ignored(app_env):
+    at = run(make_app(view="nonsense", q=GIFTS, authority="No Such Council", kind="x"))
+    assert at.radio(key="view").value == "ask"
+    assert at.multiselect(key="f_authorities").value == []
+
+
+def test_question_survives_switching_views(app_env):
+    at = run(make_app(view="ask", q=GIFTS))
+    at.radio(key="view").set_value("compare")
+    run(at)
+    assert qp(at, "view") == ["compare"] and qp(at, "q") == [GIFTS]
+    at.radio(key="view").set_value("ask")
+    run(at)
+    assert at.text_input(key="q_ask").value == GIFTS
+
+
+# -- Compare -------------------------------------------------------------------------
+
+def test_compare_side_by_side_model_first_and_not_addressed(app_env):
+    at = run(make_app(view="compare", q=GIFTS))
+    heads = [h.value for h in at.html if 'class="pqa-head"' in h.value]
+    assert "Model Association" in heads[0]
+    assert any("Bexley Test Council" in h for h in heads) and any("Ashford Test Council" in h for h in heads)
+    assert "Not addressed" in page_html(at)
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Download CSV", "Download Markdown"]
+
+
+def test_equivalents_show_word_diff(app_env):
+    _, index_dir = app_env
+    chosen = passage(index_dir, "Ashford Test Council", "3")
+    at = run(make_app(view="compare", passage=chosen.id))
+    assert "Equivalent clauses in other councils" in [s.value for s in at.subheader]
+    page = page_html(at)
+    assert "Model Association" in page
+    assert 'class="pqa-add"' in page and 'class="pqa-del"' in page
+
+
+def test_equivalents_button_from_ask(app_env):
+    at = run(make_app(view="ask", q=GIFTS))
+    next(b for b in at.button if b.label == "Other councils' equivalents").click()
+    run(at)
+    assert qp(at, "view") == ["compare"] and at.query_params["passage"]
+
+
+def test_coverage_matrix_links_each_cell_to_its_clause(app_env):
+    at = run(make_app(view="compare", coverage="1"))
+    table = next(h.value for h in at.html if "pqa-cov" in h.value and "<thead>" in h.value)
+    assert "Ashford Test Council" in table and "not addressed" in table
+    assert 'href="?view=browse&amp;passage=' in table
+
+
+# -- Browse --------------------------------------------------------------------------
+
+def test_browse_shows_clause_in_context_with_source_download(app_env):
+    _, index_dir = app_env
+    chosen = passage(index_dir, "Ashford Test Council", "3")
+    at = run(make_app(view="browse", passage=chosen.id))
+    assert at.selectbox(key="w_document").value == "ashford-protocol.txt"
+    assert at.selectbox(key="w_passage").value == chosen.id
+    page = page_html(at)
+    assert "treat each other with respect" not in page or "pqa-context" in page
+    assert "Members may ask officers" in page  # the clause after it, for context
+    assert any("clause 3" in c.value for c in at.code)
+    assert "Download the source file" in [b.label for b in at.get("download_button")]
+    assert at.dataframe  # the table of contents
+
+
+def test_browse_show_in_context_from_ask(app_env):
+    at = run(make_app(view="ask", q=GIFTS))
+    next(b for b in at.button if b.label == "Show in context").click()
+    run(at)
+    assert qp(at, "view") == ["browse"] and at.query_params["passage"]
+
+
+# -- Add documents -------------------------------------------------------------------
+
+NEW_DOC = b"""Chiltern Test Protocol
+
+Gifts
+
+1. Members must register any gift or hospitality worth more than twenty five pounds within 28 days.
+"""
+
+
+def fill_upload(at, *, token: str, name: str = "chiltern.txt", content: bytes = NEW_DOC,
+                authority: str = "Chiltern Test Council", overwrite: bool = False):
+    at.text_input(key="w_token").input(token)
+    at.file_uploader(key="w_upload").set_value((name, content, "text/plain"))
+    at.text_input(key="w_authority").input(authority)
+    at.text_input(key="w_title").input("Chiltern Member Officer Protocol")
+    at.text_input(key="w_date").input("2021")
+    if overwrite:
+        at.checkbox(key="w_overwrite").check()
+    at.button(key="w_submit").click()
+    return run(at)
+
+
+def test_upload_disabled_without_admin_token(app_env):
+    at = run(make_app(view="add"))
+    assert at.info and "turned off" in at.info[0].value
+    assert not at.get("file_uploader")
+
+
+@pytest.fixture
+def upload_env(monkeypatch, fresh):
+    corpus, index_dir = fresh
+    monkeypatch.setenv("PROTOCOL_QA_INDEX", str(index_dir))
+    monkeypatch.setenv("PROTOCOL_QA_CORPUS", str(corpus))
+    monkeypatch.setenv("PROTOCOL_QA_ADMIN_TOKEN", "s3cret-token")
+    return corpus, index_dir
+
+
+def test_upload_refused_with_wrong_token(upload_env):
+    corpus, _ = upload_env
+    at = fill_upload(run(make_app(view="add")), token="guess")
+    assert at.error and "token is not correct" in at.error[0].value
+    assert not (corpus / "chiltern.txt").exists()
+
+
+def test_upload_adds_document_and_updates_index(upload_env):
+    corpus, _ = upload_env
+    at = fill_upload(run(make_app(view="add")), token="s3cret-token", name="../../chiltern.txt")
+    assert not at.error, [e.value for e in at.error]
+    assert (corpus / "chiltern.txt").read_bytes() == NEW_DOC
+    assert not (corpus.parent.parent / "chiltern.txt").exists()
+    assert 'authority = "Chiltern Test Council"' in (corpus / "manifest.toml").read_text()
+    assert "# test manifest" in (corpus / "manifest.toml").read_text()
+    assert at.success
+    at.radio(key="view").set_value("ask")
+    run(at)
+    at.text_input(key="q_ask").input(GIFTS)
+    run(at)
+    assert "Chiltern Test Council" in at.multiselect(key="f_authorities").options
+
+
+def test_upload_does_not_overwrite_silently(upload_env):
+    corpus, _ = upload_env
+    before = (corpus / "ashford-protocol.txt").read_bytes()
+    at = fill_upload(run(make_app(view="add")), token="s3cret-token", name="ashford-protocol.txt")
+    assert at.error and "already in the corpus" in at.error[0].value
+    assert (corpus / "ashford-protocol.txt").read_bytes() == before
+
+
+@pytest.mark.parametrize("name, saved", [
+    ("..\\..\\windows.txt", "windows.txt"),
+    (".hidden notes (final).txt", "hidden-notes-final-.txt".replace("-.", ".")),
+    ("manifest.md", None),
+])
+def test_upload_file_names_are_sanitised(upload_env, name, saved):
+    corpus, _ = upload_env
+    before = sorted(p.name for p in corpus.iterdir())
+    at = fill_upload(run(make_app(view="add")), token="s3cret-token", name=name)
+    if saved is None:
+        assert at.error and "cannot be used" in at.error[0].value
+        assert sorted(p.name for p in corpus.iterdir()) == before
+    else:
+        assert (corpus / saved).read_bytes() == NEW_DOC
+
+
+def test_upload_size_limit_enforced_before_writing(upload_env, monkeypatch):
+    import types
+
+    import ingest.records
+
+    corpus, _ = upload_env
+    monkeypatch.setattr(ingest.records, "Limits", lambda: types.SimpleNamespace(max_file_mb=0.0001))
+    at = fill_upload(run(make_app(view="add")), token="s3cret-token")
+    assert at.error and "the limit is" in at.error[0].value
+    assert not (corpus / "chiltern.txt").exists()
+
+
+# -- a missing or damaged index --------------------------------------------------------
+
+def test_missing_index_is_a_banner(monkeypatch, tmp_path):
+    monkeypatch.setenv("PROTOCOL_QA_INDEX", str(tmp_path / "nowhere"))
+    at = run(make_app(view="ask", q=GIFTS))
+    assert at.error and "could not be loaded" in at.error[0].value
+    for view in ("compare", "browse"):
+        at.radio(key="view").set_value(view)
+        run(at)
+        assert at.error
+
+
+def test_damaged_index_is_a_banner(monkeypatch, tmp_path, built):
+    _, index_dir = built
+    damaged = tmp_path / "damaged"
+    shutil.copytree(index_dir, damaged, symlinks=True)
+    for path in sorted(p for p in damaged.rglob("*") if p.is_file() and not p.is_symlink()):
+        path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    monkeypatch.setenv("PROTOCOL_QA_INDEX", str(damaged))
+    at = run(make_app(view="ask", q=GIFTS))
+    assert at.error and "could not be loaded" in at.error[0].value
