@@ -34,7 +34,8 @@ _EMPH = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]{1,200}?)(?<=\S)\*(?![\w*])")
 _LINK = re.compile(r"\[([^\[\]\n]{1,300})\]\([^()\s]{0,500}\)")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|])")
 _MD_HEADING = re.compile(r"#{1,6}[ \t]+")
-_BARE_LABEL = re.compile(r"[A-Za-z] [A-Z][a-z]")  # bare letter labels: "B A motion ...", "a Motions ..."
+# bare letter labels: "B The motion ...", "a Motions ...", "H A councillor ...", "a “Proper practices” ..."
+_BARE_LABEL = re.compile(r"[A-Za-z] (?:[A-Z][a-z]|[AI] [a-z]|[\"“][A-Z])")
 _RULE = re.compile(r"[\s|:\-=_*~]*")
 
 
