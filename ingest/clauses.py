@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ingest.cleanup import Para
 from ingest.markers import (
-    PART_WORDS, Label, title_words, ends_terminal, heading_like, is_upper, match_bare_label, match_label, match_number,
+    FUNCTION_WORDS, PART_WORDS, Label, title_words, ends_terminal, heading_like, is_upper, match_bare_label, match_label, match_number,
 )
 
 GROUP_LIMIT = 1200  # a list with its lead-in stays one passage up to this many characters
@@ -58,6 +58,33 @@ class _Unit:
     short_title: bool = False
     item_kind: str = ""
     parent: str = ""          # number of the nearest numbered heading, for citing items
+    loose: bool = False       # an item standing on its own: the next item of its kind starts a new unit
+    head_kind: str = ""       # the kind of item that is this unit's lead-in, when one is
+
+
+def _leads_in(paragraph: str, item: str) -> bool:
+    """Whether ``item`` continues the list that ``paragraph`` introduces. A paragraph
+    ending with ":" always does; one ending a sentence (".", "!", "?") never does (its
+    items are provisions in their own right); one without an ending does when the item
+    grammatically completes it (starts in lower case, or ends like a list entry)."""
+    end = paragraph.rstrip(" \"'”’)*")
+    if end.endswith((":", "\u2013", "\u2014", "-")):
+        return True
+    if end.endswith((".", "!", "?")):
+        return False
+    tail = item.rstrip(" \"'”’)*")
+    return item[:1].islower() or not ends_terminal(tail) or tail.endswith((";", ",")) \
+        or tail.split()[-1:] in (["and"], ["or"])
+
+
+def _list_goes_on(unit: _Unit, nxt: _Block | None) -> bool:
+    """Whether ``nxt`` continues the list whose latest item ends ``unit``."""
+    items = [b for b in unit.blocks if b.kind == "item"]
+    if nxt is None or nxt.kind != "item" or not items:
+        return False
+    if not nxt.ref:
+        return not items[-1].ref
+    return bool(items[-1].ref) and _next_label(items[-1].ref) == nxt.ref
 
 
 def _roman(label: str) -> bool:
@@ -94,7 +121,7 @@ def classify(paras: list[Para], offsets: list[int]) -> list[_Block]:
     blocks: list[_Block] = []
     last_label = ""
     prev_kind = ""
-    for para, start in zip(paras, offsets):
+    for index, (para, start) in enumerate(zip(paras, offsets)):
         text = para.text
         block = _Block("para", text, start, set(para.pages), bullet=para.bullet)
         number = match_number(text)
@@ -103,7 +130,8 @@ def classify(paras: list[Para], offsets: list[int]) -> list[_Block]:
         in_list = bool(blocks) and (blocks[-1].kind == "item" or prev_text.rstrip().endswith(":"))
         if "\t" in text:
             block.kind = "row"
-        elif not para.bullet and heading_like(text) and not (label and not number):
+        elif not para.bullet and heading_like(text) and not (label and not number) \
+                and not (not number and _note_not_heading(text, blocks[-1] if blocks else None)):
             block.kind = "heading"
             block.level_key, block.super_ = _heading_key(text)
             if number:
@@ -118,7 +146,7 @@ def classify(paras: list[Para], offsets: list[int]) -> list[_Block]:
             block.kind = "item"
         else:
             bare = match_bare_label(text)
-            if bare and _accept_bare(bare, last_label, prev_kind, blocks):
+            if bare and (_accept_bare(bare, last_label, prev_kind, blocks) or _confirmed_ahead(bare, paras, index)):
                 block.kind, block.ref, block.body = "item", bare.label, bare.end
         if block.kind == "item" and block.ref:
             last_label = block.ref
@@ -129,14 +157,44 @@ def classify(paras: list[Para], offsets: list[int]) -> list[_Block]:
     return blocks
 
 
+def _note_not_heading(text: str, prev: _Block | None) -> bool:
+    """Heading-like lines that are sentences: a sentence-case line of 13 or more words
+    ("These Standing Orders were adopted by the Council at its meeting held on ..."), or a
+    sentence-case line straight after a numbered heading ("See also standing order 21"),
+    which is a note under that heading, not a subheading."""
+    if is_upper(text) or title_words(text):
+        return False
+    words = re.findall(r"[A-Za-z][A-Za-z'’-]*", text)
+    lower = [w for w in words if w[0].islower() and w.lower() not in FUNCTION_WORDS]
+    if len(text.split()) >= 13 and len(lower) >= 4:
+        return True
+    return prev is not None and prev.kind == "heading" and bool(prev.ref)
+
+
+def _confirmed_ahead(bare: Label, paras: list[Para], index: int) -> bool:
+    """A bare letter label ("A All councillors ...") whose successor ("B ...") labels one of
+    the next paragraphs, before any heading: the sequence confirms both are labels."""
+    label = bare.label
+    if len(label) != 1 or label.lower() not in "ai":
+        return False
+    want = _next_label(label)
+    for para in paras[index + 1:index + 16]:
+        mark = match_label(para.text) or match_bare_label(para.text)
+        if mark and not para.bullet:
+            return mark.label == want
+        if heading_like(para.text) and not para.bullet:
+            return False
+    return False
+
+
 def _accept_bare(bare: Label, last_label: str, prev_kind: str, blocks: list[_Block]) -> bool:
     label = bare.label
     recent = [b.ref for b in blocks[-40:] if b.kind == "item" and len(b.ref) == 1]
     if last_label and (_next_label(last_label) == label or (recent and _next_label(recent[-1]) == label)):
         return True
     alpha = [r for r in recent if not (_roman(r) and r.lower() != "i")]
-    if alpha and _next_label(alpha[-1]) == label and label.isalpha() and not _roman(label):
-        return True
+    if label.isalpha() and not _roman(label) and any(_next_label(r) == label for r in alpha[-3:]):
+        return True  # "p" after "o" with a roman sub-list ("i", "ii") between them
     if label in ("a", "A") and prev_kind == "heading" and blocks and blocks[-1].ref:
         return True
     if _roman(label) and prev_kind in ("item", "para") and last_label:
@@ -235,12 +293,14 @@ def build_units(blocks: list[_Block]) -> list[_Unit]:
     units: list[_Unit] = []
     current: _Unit | None = None
     leadin = ""
+    clause_ref = ""  # the numbered clause since the last heading, which items after it belong to
     for i, block in enumerate(blocks):
         nxt = blocks[i + 1] if i + 1 < len(blocks) else None
         if block.kind == "toc":
             continue
         if block.kind == "heading":
             sections.push(block)
+            clause_ref = ""
             current, leadin = None, ""
             continue
         if block.kind == "row":
@@ -250,12 +310,30 @@ def build_units(blocks: list[_Block]) -> list[_Unit]:
         if block.kind == "clause":
             body = block.text[block.body:]
             current = _Unit(sections.path, block.ref, [block], prefix=leadin)
+            clause_ref = block.ref
             current.short_title = len(body) <= 40 and len(body.split()) <= 6 and not body.endswith(":") and title_words(body)
             units.append(current)
             continue
         if block.kind == "item":
             kind = _item_kind(block.ref, current.item_kind if current else "", current.item_refs[-1] if current and current.item_refs else "")
-            standalone = current is not None and current.clause.endswith(")") and current.items == [0]
+            if current is not None and current.loose and current.items == [0] and kind == current.item_kind \
+                    and current.blocks[-1].text.rstrip().endswith(":"):
+                # an item on its own that ends with ":" is the lead-in of the items after it
+                current.items, current.item_refs, current.item_kind, current.loose = [], [], "", False
+                current.head_kind = kind
+            elif current is not None and current.head_kind and current.item_kind \
+                    and current.item_kind != current.head_kind and kind == current.head_kind:
+                current = None  # an item of the lead-in's own kind ends the nested list
+            if current is not None and current.items and not block.ref and current.item_kind == "bullet" \
+                    and block.text.rstrip().endswith(":") and current.blocks[-1].text.rstrip().endswith("."):
+                # the list before has ended; this bullet is the lead-in of a new one
+                current = _Unit(current.section, current.clause, [block], parent=current.parent, head_kind=kind)
+                units.append(current)
+                continue
+            standalone = current is not None and current.items == [0] and (current.clause.endswith(")") or current.loose)
+            if current is not None and not current.items and not current.clause and not current.short_title \
+                    and not _leads_in(current.blocks[-1].text, block.text[block.body:]):
+                current = None  # a complete paragraph, then items that do not complete it
             if current is not None and not (standalone and kind == current.item_kind):
                 if not current.items:
                     current.item_kind = kind
@@ -265,9 +343,10 @@ def build_units(blocks: list[_Block]) -> list[_Unit]:
                 current.blocks.append(block)
                 continue
             # an item that stands on its own under a heading: cited with the heading's number
-            parent = sections.number
+            parent = clause_ref or sections.number
             clause = f"{parent}({block.ref})" if block.ref else ""
-            current = _Unit(sections.path, clause, [block], items=[0], item_refs=[block.ref], item_kind=kind)
+            current = _Unit(sections.path, clause, [block], items=[0], item_refs=[block.ref], item_kind=kind,
+                            loose=True)
             units.append(current)
             continue
         # unnumbered paragraph
@@ -275,12 +354,19 @@ def build_units(blocks: list[_Block]) -> list[_Unit]:
         if current is not None and (current.short_title or (starts_lower and (current.items or len(current.blocks) > 0))):
             current.blocks.append(block)
             continue
+        if current is not None and current.items and not block.text.rstrip().endswith(":") \
+                and _list_goes_on(current, nxt):
+            # a note between two items of one list belongs to the item before it
+            current.blocks.append(block)
+            continue
+            current.blocks.append(block)
+            continue
         if block.text.rstrip().endswith(":") and nxt is not None and nxt.kind == "clause":
             leadin = block.text
             current = None
             continue
         leadin = ""
-        current = _Unit(sections.path, "", [block], parent=sections.number)
+        current = _Unit(sections.path, "", [block], parent=clause_ref or sections.number)
         units.append(current)
     return units
 
@@ -334,6 +420,26 @@ def _row_text(header: list[str], cells: list[str]) -> str:
     return " ".join(parts)
 
 
+_ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
+
+
+def _roman_value(label: str) -> int:
+    values = [_ROMAN[c] for c in label.lower()]
+    return sum(-v if k + 1 < len(values) and v < values[k + 1] else v for k, v in enumerate(values))
+
+
+def _one_sequence(refs: list[str]) -> bool:
+    """Unlabelled bullets, or labels that count up one by one ("a", "b", ... or "i", "ii", ...):
+    a list whose nesting the layout makes clear enough to cite each entry."""
+    if all(not r for r in refs):
+        return True
+    if not all(refs) or refs[0].lower() not in ("a", "i", "1"):
+        return False
+    if all(_roman(r) for r in refs) and refs[0].lower() == "i":
+        return [_roman_value(r) for r in refs] == list(range(1, len(refs) + 1))
+    return all(_next_label(a) == b or (a.isdigit() and b == str(int(a) + 1)) for a, b in zip(refs, refs[1:]))
+
+
 def emit(units: list[_Unit], doc: str, cap: int) -> list[Draft]:
     drafts: list[Draft] = []
     header: list[str] = []
@@ -360,6 +466,22 @@ def emit(units: list[_Unit], doc: str, cap: int) -> list[Draft]:
         prefix = unit.prefix + "\n" if unit.prefix else ""
         if len(prefix) + len(whole) <= max(cap if not unit.items else min(cap, GROUP_LIMIT), 1):
             drafts.append(Draft(unit.section, unit.clause, prefix + whole, start, end, _pages(blocks)))
+            continue
+        nested = [k for k, b in enumerate(blocks) if k > 0 and b.kind == "item"] if unit.items == [0] else []
+        # an unlabelled entry before the first labelled one means a label was lost in the
+        # layout, so the labels cannot be trusted for citing
+        if nested and _one_sequence([blocks[k].ref for k in nested]) \
+                and not any(b.kind == "para" and b.text[:1].islower() for b in blocks[1:nested[0]]):
+            # one labelled item with a list of its own: the item's words lead in each sub-item,
+            # cited with all its parents ("15(B)", "4(b)(iv)")
+            head = prefix + doc[start:blocks[nested[0] - 1].end]
+            bounds = nested + [len(blocks)]
+            for n, k in enumerate(nested):
+                part = blocks[k:bounds[n + 1]]
+                ref = part[0].ref
+                clause = f"{unit.clause}({ref})" if ref and unit.clause else unit.clause
+                _add_chunks(drafts, unit.section, clause, head, doc, part[0].start + part[0].body, part[-1].end,
+                            _pages(part), cap)
             continue
         if unit.items and unit.items != [0]:
             # lead-in, then each top-level item (with its sub-items) beginning with the lead-in

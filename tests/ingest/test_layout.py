@@ -51,3 +51,87 @@ def test_bare_labelled_paragraphs(external, source, clause, phrase, section_end)
     label = clause.split("(")[-1].rstrip(")")
     assert not re.match(rf"{label} [A-Z\"“]", found.text), "the label stays out of the clause text"
     assert found.section.split(" > ")[-1] == section_end
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    result = ingest_files([CORPUS])
+    return {d.source: d for d in result.documents}
+
+
+NEWTON = "newton-abbot-town-council-member-officer-protocol-2022.pdf"
+WOKINGHAM = "wokingham-borough-council-constitution-9-3-member-officer-protocol.pdf"
+
+
+@needs_external
+@pytest.mark.parametrize("source,clause,starts,section_end", [
+    # a note under a numbered heading ("See also standing order 3(T) above.") is neither a
+    # subheading nor the lead-in of the lettered paragraphs after it
+    (HERTS, "11(A)", "The Council shall have in place and keep under review", "11 Management of Information"),
+    (HERTS, "13(A)", "All councillors and non-councillors", "13 Code of Conduct and Dispensations"),
+    (HERTS, "13(F)", "A dispensation request shall confirm:", "13 Code of Conduct and Dispensations"),
+    (HERTS, "23(A)", "A legal deed shall not be executed", "23 Execution and Sealing of Legal Deeds"),
+    (HERTS, "26(D)", "The decision of the Chairman", "26 Standing Orders Generally"),
+    (TINTERN, "13(a)", "Councillors and non-councillors", "13 CODE OF CONDUCT AND DISPENSATIONS"),
+    (TINTERN, "21(a)", "The Council may appoint a Data Protection Officer", "21 RESPONSIBILITIES UNDER DATA PROTECTION LEGISLATION"),
+])
+def test_notes_are_not_headings_or_lead_ins(external, source, clause, starts, section_end):
+    found = passage(external[source], clause, starts)
+    assert found.text.startswith(starts)
+    assert found.section.split(" > ")[-1] == section_end
+
+
+@needs_external
+def test_note_inside_a_list_stays_with_its_item(external):
+    herts = external[HERTS]
+    # "See standing order 3(B) ..." sits between two bullets of 15(B): part of the list, not its lead-in
+    assert not [p for p in herts.passages if p.text.startswith("See standing order 3(B)")]
+    found = passage(herts, "15(B)", "See standing order 3(B)")
+    assert found.text.startswith("The Proper Officer shall:")
+    assert passage(herts, "15(B)", "Facilitate inspection of the minute book").text.startswith("The Proper Officer shall:")
+
+
+def test_lead_in_is_a_sentence_ending_with_a_colon(corpus):
+    newton = corpus[NEWTON]
+    # a note under a bullet stays with that bullet, and the list keeps its real lead-in
+    found = passage(newton, "", "This includes respecting the decisions made")
+    assert "implement decisions of the council" in found.text
+    assert passage(newton, "", "treat councillors fairly").text.startswith("Officers' must:")
+    # bullets after a complete paragraph (ending with ".") are provisions on their own
+    assert passage(newton, "", "Members will endeavour to give timely responses").text.startswith("Members will endeavour")
+    # a bullet ending with ":" after a finished list leads in the bullets after it
+    found = passage(newton, "", "never canvass support")
+    assert found.text.startswith("If participating in the appointment of officers, members should:")
+    assert "hearing and determining appeals" not in found.text
+    wokingham = corpus[WOKINGHAM]
+    found = passage(wokingham, "3(e)", "inform the Monitoring Officer")
+    assert found.text.startswith("The conduct of Members and Officers should be such as to instil mutual confidence")
+    assert passage(wokingham, "3(d)", "But personal familiarity can damage")
+    assert passage(wokingham, "2(b)", "assist and advise all parts of the Council").text.startswith("Officers must assist")
+
+
+@needs_external
+def test_items_after_a_numbered_clause_cite_that_clause(external):
+    # "21 Responsibilities ... (Below is not an exclusive list)." reads as a clause, not a
+    # heading; the lettered paragraphs after it still belong to 21, not to heading 20
+    assert passage(external[HERTS], "21(A)", "appoint a Data Protection Officer")
+
+
+@needs_external
+def test_lettered_paragraphs_after_a_roman_sub_list(external):
+    tintern = external[TINTERN]
+    # "p During the debate ..." follows "o ..." and its roman sub-list: p continues the letters
+    assert passage(tintern, "1(p)", "During the debate on a motion").text.startswith("During the debate")
+    assert passage(tintern, "1(t)", "Excluding motions moved under standing order 1(r)")
+    assert "During the debate" not in passage(tintern, "1(o)").text
+
+
+@needs_external
+def test_long_sub_list_split_per_entry_with_its_lead_in(external):
+    herts = external[HERTS]
+    entries = [p for p in herts.passages if p.clause == "5(J)"]
+    assert len(entries) > 5
+    assert all(p.text.startswith("Following the election of the Chairman") for p in entries)
+    # where the layout lost the first sub-item's label, the labels are not used to cite
+    tintern = external[TINTERN]
+    assert not [p for p in tintern.passages if p.clause.startswith(("15(b)(", "18(c)("))]
