@@ -511,13 +511,22 @@ def ingest_upload(path: Path) -> None:
     bar.progress(1.0, text="Done")
     get_answerer.clear()
     get_coverage.clear()
-    skipped = list(getattr(report, "skipped", []) or [])
-    if skipped:
-        for item in skipped:
-            st.error(f"Skipped {render.md_literal(Path(item.path).name)}: {render.md_literal(item.reason)}")
-    else:
-        st.success("Added and indexed; new questions use the updated index.")
-    st.text(report.summary())
+    show_update_report(report)
+
+
+def show_update_report(report) -> None:
+    """File by file, as ``protocol-qa ingest`` reports it."""
+    result = getattr(report, "ingest", None)
+    for document in getattr(result, "documents", []) or []:
+        st.success(f"Indexed {render.md_literal(document.source)}: {len(document.passages)} clauses "
+                   f"({render.md_literal(document.authority)})")
+        for warning in getattr(document, "warnings", []) or []:
+            st.warning(render.md_literal(f"{document.source}: {warning}"))
+    for item in getattr(report, "skipped", []) or []:
+        st.error(f"Skipped {render.md_literal(Path(item.path).name)}: {render.md_literal(item.reason)}")
+    summary = report.summary() if hasattr(report, "summary") else getattr(report, "message", "")
+    if summary:
+        st.text(summary)
 
 
 # -- filters -------------------------------------------------------------------------

@@ -148,7 +148,11 @@ def app_env(monkeypatch, built):
 
 
 def make_app(**params):
+    from streamlit import config
     from streamlit.testing.v1 import AppTest
+
+    # .streamlit/config.toml shows users only an error's type; tests need the message.
+    config.set_option("client.showErrorDetails", "full")
 
     at = AppTest.from_file(APP, default_timeout=60)
     for key, value in params.items():

@@ -93,10 +93,13 @@ def test_question_typed_updates_url(app_env):
 
 
 def test_document_text_is_rendered_literally(app_env):
+    _, index_dir = app_env
+    hostile = passage(index_dir, "Bexley Test Council", "2")
+    assert "<script>" in hostile.text
     at = run(make_app(view="ask", q="Must officers keep confidential information confidential?"))
     page = page_html(at)
-    assert html.escape("<script>alert('pwned')</script>", quote=True) in page
-    assert "<script" not in page and "**bold**" in page
+    assert html.escape(hostile.text, quote=True) in page  # verbatim, every character escaped
+    assert "<script" not in page and "$x$" in page and ":red[red]" in page
     # The citation block is plain text too (st.code never interprets its content).
     for element in at.markdown:
         assert "<script" not in element.value and "pwned" not in element.value

@@ -1,0 +1,129 @@
+"""A real browser against ``streamlit run app.py``: ask, see a cited clause,
+switch to Compare, see several councils and a "not addressed".
+
+The index is built by ``protocol-qa ingest`` from the default corpus with the
+real embedding model (set PROTOCOL_QA_BROWSER_ENCODER=fake for a quick local
+run). Screenshots go to ``test-artifacts/`` (git-ignored). Needs Debian's
+chromium (``make browser`` installs it); never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+QUESTION = "Can a councillor tell an officer to change the advice in their report?"
+
+pytestmark = pytest.mark.browser
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check, timeout: float, what: str, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def server_env(tmp_path_factory):
+    encoder = os.environ.get("PROTOCOL_QA_BROWSER_ENCODER", "auto")
+    index_dir = tmp_path_factory.mktemp("browser") / "index"
+    env = {**os.environ, "PROTOCOL_QA_INDEX": str(index_dir), "PROTOCOL_QA_ENCODER": encoder,
+           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env.pop("PROTOCOL_QA_ADMIN_TOKEN", None)
+    cli = shutil.which("protocol-qa", path=str(Path(sys.executable).parent)) or "protocol-qa"
+    started = time.perf_counter()
+    done = subprocess.run([cli, "ingest", "--index", str(index_dir), "-q", str(ROOT / "corpus")],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    print(f"\nindex built with encoder={encoder} in {time.perf_counter() - started:.1f} s")
+    return env
+
+
+@pytest.fixture(scope="module")
+def app_url(server_env):
+    port = free_port()
+    log = ARTIFACTS / "streamlit-server.log"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with open(log, "w") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=server_env, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_until(lambda: server.poll() is not None or healthy(f"{url}/_stcore/health"), 60, "the server")
+            assert server.poll() is None, log.read_text()[-2000:]
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=10)
+
+
+def test_ask_then_compare_in_a_real_browser(app_url):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run 'make browser' (apt-get install chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            started = time.perf_counter()
+            page.goto(app_url + "/?view=ask")
+            box = page.get_by_label("Your question")
+            expect(box).to_be_visible(timeout=180_000)  # first visit loads the model and index
+            box.fill(QUESTION)
+            box.press("Enter")
+            citation = page.locator('[data-testid="stCode"]').first
+            expect(citation).to_contain_text("clause", timeout=120_000)
+            elapsed = time.perf_counter() - started
+            print(f"\ntime from page load to first answer: {elapsed:.1f} s")
+            assert "view=ask" in page.url and "q=" in page.url
+            page.screenshot(path=str(ARTIFACTS / "browser-ask.png"), full_page=True)
+
+            page.locator('[data-testid="stRadio"] label').filter(has_text="Compare").click()
+            expect(page.get_by_text("Not addressed in its documents.").first).to_be_visible(timeout=120_000)
+            heads = page.locator(".pqa-head")
+            wait_until(lambda: heads.count() >= 3, 30, "several councils")
+            names = heads.all_inner_texts()
+            assert names[0] == "Local Government Association", names  # the model code first
+            assert "view=compare" in page.url
+            page.screenshot(path=str(ARTIFACTS / "browser-compare.png"), full_page=True)
+        finally:
+            browser.close()
