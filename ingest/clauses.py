@@ -209,9 +209,18 @@ def _norm(text: str) -> str:
     return re.sub(r"[^a-z]+", " ", body.lower()).strip()
 
 
+_LEADERS = re.compile(r"(?:\.\s?){5,}|(?:_\s?){5,}|(?:\u2026\s?){2,}")
+_CONTENTS = re.compile(r"(?i)\s*(table of )?contents?|index\s*")
+
+
 def drop_contents(blocks: list[_Block]) -> None:
     """Mark a table of contents (a run of heading-like lines most of which repeat
     later headings) so it yields neither passages nor headings."""
+    for block in blocks:
+        # dotted leaders ("Accounts ........ 13") are the layout of a contents list or index
+        leaders = sum(len(m.group()) for m in _LEADERS.finditer(block.text))
+        if leaders and leaders * 5 >= len(block.text):
+            block.kind = "toc"
     i = 0
     n = len(blocks)
     while i < n:
@@ -229,7 +238,12 @@ def drop_contents(blocks: list[_Block]) -> None:
             hits = [k for k, b in enumerate(run) if _norm(b.text) in later]
             if hits and len(hits) * 2 >= len(run) - hits[0]:
                 first = hits[0]
-                while first > 0 and (re.fullmatch(r"(?i)\s*(table of )?contents?|index\s*", run[first - 1].text)
+                # entries between a "Contents" line and the first repeated heading ("Introduction",
+                # a preface that is not headed again later) belong to the list as well
+                titled = [k for k in range(first) if _CONTENTS.fullmatch(run[k].text)]
+                if titled:
+                    first = titled[-1]
+                while first > 0 and (_CONTENTS.fullmatch(run[first - 1].text)
                                      or (run[first - 1].kind == "row" and "page" in run[first - 1].text.lower())):
                     first -= 1
                 for b in run[first:]:

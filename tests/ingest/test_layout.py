@@ -135,3 +135,16 @@ def test_long_sub_list_split_per_entry_with_its_lead_in(external):
     # where the layout lost the first sub-item's label, the labels are not used to cite
     tintern = external[TINTERN]
     assert not [p for p in tintern.passages if p.clause.startswith(("15(b)(", "18(c)("))]
+
+
+@needs_external
+def test_contents_list_dropped_entirely(external):
+    herts = external[HERTS]
+    # the contents list ("CONTENTS", "Introduction", "1 Rules of debate at meetings", ...) yields
+    # neither passages nor section headings
+    assert not [p for p in herts.passages if "CONTENTS" in p.section or "Introduction" in p.section]
+    assert passage(herts, "1(A)", "Motions on the agenda").section.endswith("> 1 Rules of Debate at Meetings")
+    assert passage(herts, "26(D)").section.endswith("> 26 Standing Orders Generally")
+    # an index with dotted leaders at the end of a document is not text to retrieve
+    tintern = external[TINTERN]
+    assert not [p for p in tintern.passages if "....." in p.text]
