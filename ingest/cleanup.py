@@ -216,10 +216,36 @@ def repair(paras: list[Para]) -> list[Para]:
     return out
 
 
+_LAST_SENTENCE = re.compile(r"[.!?][\"'\u201d\u2019)]*\s+(?=[A-Z\u201c\"'][^.!?]{3,200}:$)")
+
+
+def split_glued_lead_ins(paras: list[Para]) -> list[Para]:
+    """A bullet whose last sentence is the lead-in of the next list ("... improperly.
+    Officers can expect from councillors:") was glued on by the text layer: the lead-in
+    becomes a paragraph of its own. Only bullets followed by bullets are split, so a
+    numbered clause that ends by introducing its own list keeps it."""
+    out: list[Para] = []
+    for k, para in enumerate(paras):
+        nxt = paras[k + 1] if k + 1 < len(paras) else None
+        text = para.text.rstrip()
+        if para.bullet and nxt is not None and nxt.bullet and text.endswith(":"):
+            cut = None
+            for m in _LAST_SENTENCE.finditer(text):
+                cut = m
+            if cut is not None:
+                out.append(Para(text[:cut.end()].rstrip(), set(para.pages), True))
+                # kept at the level of the list it was glued to, so a nested list under it ends
+                # where the next bullet of that level begins
+                out.append(Para(text[cut.end():], {max(para.pages)} if para.pages else set(), True))
+                continue
+        out.append(para)
+    return out
+
+
 def clean_document(pages: list[str], paged: bool) -> list[Para]:
     if paged:
         split = [p.replace("\r\n", "\n").replace("\r", "\n").split("\n") for p in pages]
         paras = join_pdf_lines(strip_running_lines(split))
     else:
         paras = split_text_lines("\n".join(pages))
-    return repair(paras)
+    return split_glued_lead_ins(repair(paras))

@@ -148,3 +148,17 @@ def test_contents_list_dropped_entirely(external):
     # an index with dotted leaders at the end of a document is not text to retrieve
     tintern = external[TINTERN]
     assert not [p for p in tintern.passages if "....." in p.text]
+
+
+def test_lead_in_glued_to_a_bullet_is_split_off(corpus):
+    newton = corpus[NEWTON]
+    # "... influence decisions improperly. Officers can expect from councillors:" came out as one line
+    found = passage(newton, "", "That officers will not use their contact with councillors")
+    assert "Officers can expect from councillors" not in found.text
+    found = passage(newton, "", "Not to be bullied or to be put under undue pressure")
+    assert found.text.startswith("Officers can expect from councillors:")
+    assert "All Councillors can expect" not in found.text
+    found = passage(newton, "", "An officer may attend but is not obliged")
+    assert found.text.startswith("Provided the meeting has not been arranged on a party political basis:")
+    assert "In seeking to deal with constituents" not in found.text
+    assert passage(newton, "", "In seeking to deal with constituents").text.startswith("In seeking")
