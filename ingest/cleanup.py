@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ingest.markers import (
-    BULLET, ends_terminal, heading_continues, heading_like, is_upper, match_label, match_number,
+    BULLET, ends_terminal, heading_continues, heading_like, is_upper, match_label, match_number, title_words,
 )
 
 
@@ -143,6 +143,8 @@ def join_pdf_lines(pages: list[list[str]]) -> list[Para]:
                 and text[0].isupper() and not heading_continues(paras[-1].text))
             or (text.endswith(":") and len(text) < 0.6 * width and text[0].isupper() and ends_terminal(prev))
         )
+        if new and paras and not bullet and _heading_wraps(paras[-1].text, text):
+            new = False
         if new:
             paras.append(Para(text, {page}, bullet))
         else:
@@ -152,6 +154,21 @@ def join_pdf_lines(pages: list[list[str]]) -> list[Para]:
             last.pages.add(page)
         prev = line
     return paras
+
+
+_WRAP_END = re.compile(r"(?:,|/|&|\band|\bor)\s*$", re.I)
+
+
+def _heading_wraps(heading: str, line: str) -> bool:
+    """A heading broken after a comma, "and", "or", "/" or "&" ("9.3.4 The Mayor, ...
+    Members," / "Chairman, Vice-Chairman") goes on with a short title-cased line that
+    is not itself numbered or labelled."""
+    if not _WRAP_END.search(heading) or len(heading) > 160:
+        return False
+    stem = _WRAP_END.sub("", heading).rstrip()
+    if not stem or not heading_like(stem) or (match_number(stem) is None and not title_words(stem)):
+        return False
+    return heading_like(line) and title_words(line) and len(line.split()) <= 8 and not _line_starts_block(line)
 
 
 def _bare_marker(text: str) -> bool:
@@ -189,6 +206,8 @@ def _joins(a: Para, b: Para) -> bool:
     if "\t" in at or "\t" in bt:
         return False
     b_marked = match_number(bt) is not None or match_label(bt) is not None or _BARE_LABEL.match(bt) is not None
+    if not a.bullet and not b.bullet and _heading_wraps(at, bt):
+        return True
     if heading_like(at):
         if bt[:1].islower() and not b.bullet and not b_marked:
             return True  # a heading never continues in lower case: this was a wrapped sentence

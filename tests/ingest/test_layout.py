@@ -162,3 +162,23 @@ def test_lead_in_glued_to_a_bullet_is_split_off(corpus):
     assert found.text.startswith("Provided the meeting has not been arranged on a party political basis:")
     assert "In seeking to deal with constituents" not in found.text
     assert passage(newton, "", "In seeking to deal with constituents").text.startswith("In seeking")
+
+
+@pytest.mark.parametrize("first,second,joined", [
+    ("9.3.4 The Mayor, Deputy Mayor, Members,", "Chairman, Vice-Chairman",
+     "9.3.4 The Mayor, Deputy Mayor, Members, Chairman, Vice-Chairman"),
+    ("4 Relations with the Press and", "Media", "4 Relations with the Press and Media"),
+    ("5 Members /", "Officers", "5 Members / Officers"),
+])
+def test_wrapped_numbered_heading_is_rejoined(first, second, joined):
+    from ingest.cleanup import clean_document
+    body = "Members have three main areas of responsibility, set out in the paragraphs below here."
+    paras = clean_document([f"{first}\n{second}\n{body}\n"], True)
+    assert [p.text for p in paras] == [joined, body]
+
+
+def test_wokingham_wrapped_heading_section(corpus):
+    found = passage(corpus[WOKINGHAM], "", "have additional responsibilities")
+    assert found.section.split(" > ")[-1] == \
+        "9.3.4 The Mayor, Deputy Mayor, Members of the Executive and Deputy Executive Members, Chairman, Vice-Chairman"
+    assert not [p for p in corpus[WOKINGHAM].passages if p.section.endswith("> Chairman, Vice-Chairman")]
