@@ -157,6 +157,37 @@ def classify(paras: list[Para], offsets: list[int]) -> list[_Block]:
     return blocks
 
 
+def _is_body(text: str) -> bool:
+    """A sentence of running text: eight words or more, at least three in lower case."""
+    words = text.split()
+    return len(words) >= 8 and sum(1 for w in words if w[:1].islower()) >= 3
+
+
+def front_matter_fields(blocks: list[_Block]) -> None:
+    """Before the first numbered heading or clause, a covering sheet lists fields ("Public",
+    "Inside Policy Framework", "Date of adoption February 2022"): a heading-like line
+    there heads a section only when running text follows it."""
+    end = next((i for i, b in enumerate(blocks) if b.ref and b.kind in ("heading", "clause")), len(blocks))
+    converted = False  # whether the line after this one was turned from a heading into a field
+    for i in range(min(end, len(blocks) - 1) - 1, -1, -1):
+        block, nxt = blocks[i], blocks[i + 1]
+        fields_follow = converted or (nxt.kind == "para" and not _is_body(nxt.text))
+        converted = block.kind == "heading" and not block.super_ and fields_follow
+        if converted:
+            block.kind, block.level_key = "para", ""
+
+
+def tiny(text: str) -> bool:
+    """A fragment that says nothing on its own: five words or fewer ("Public", "Ext: 7004",
+    "Summary:"), or a labelled value of up to eight words ("Key Decision: No", "Report of:
+    DIRECTOR OF LEGAL AND DEMOCRATIC SERVICES")."""
+    words = text.split()
+    if len(words) <= 5:
+        return True
+    label, colon, value = text.partition(":")
+    return bool(colon) and len(label.split()) <= 6 and len(value.split()) <= 8
+
+
 def _note_not_heading(text: str, prev: _Block | None) -> bool:
     """Heading-like lines that are sentences: a sentence-case line of 13 or more words
     ("These Standing Orders were adopted by the Council at its meeting held on ..."), or a
@@ -325,7 +356,10 @@ def build_units(blocks: list[_Block]) -> list[_Unit]:
             body = block.text[block.body:]
             current = _Unit(sections.path, block.ref, [block], prefix=leadin)
             clause_ref = block.ref
-            current.short_title = len(body) <= 40 and len(body.split()) <= 6 and not body.endswith(":") and title_words(body)
+            # a numbered line that is only a title ("2.1 Consultation to Date.", "2.2 Consultation
+            # proposed.") takes the paragraphs after it
+            current.short_title = len(body) <= 40 and not body.endswith(":") and (
+                (len(body.split()) <= 6 and title_words(body)) or len(body.split()) <= 3)
             units.append(current)
             continue
         if block.kind == "item":
@@ -434,6 +468,43 @@ def _row_text(header: list[str], cells: list[str]) -> str:
     return " ".join(parts)
 
 
+def _plain(unit: _Unit) -> bool:
+    return not unit.clause and not unit.items and not unit.prefix and unit.blocks[0].kind == "para"
+
+
+def merge_fragments(units: list[_Unit]) -> list[_Unit]:
+    """Tiny unnumbered paragraphs ("Key Decision: No", "Ext: 7004") join the next plain
+    paragraph of the same section, or else the one before, so they are kept verbatim but
+    are never passages on their own. A tiny paragraph with nothing plain beside it stays."""
+    out: list[_Unit] = []
+    pending: list[_Unit] = []
+    for unit in units:
+        fragment = _plain(unit) and len(unit.blocks) == 1 and tiny(unit.blocks[0].text)
+        if pending and (unit.section != pending[0].section or not _plain(unit)):
+            _flush(out, pending)
+            pending = []
+        if fragment:
+            pending.append(unit)
+            continue
+        if pending:
+            unit.blocks[:0] = [b for u in pending for b in u.blocks]
+            pending = []
+        out.append(unit)
+    _flush(out, pending)
+    return out
+
+
+def _flush(out: list[_Unit], pending: list[_Unit]) -> None:
+    if not pending:
+        return
+    blocks = [b for u in pending for b in u.blocks]
+    if out and _plain(out[-1]) and out[-1].section == pending[0].section:
+        out[-1].blocks.extend(blocks)
+    else:
+        pending[0].blocks = blocks
+        out.append(pending[0])
+
+
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
 
 
@@ -534,5 +605,6 @@ def cut(paras: list[Para], cap: int) -> tuple[str, list[Draft]]:
     doc = "\n".join(p.text for p in paras)
     blocks = classify(paras, offsets)
     drop_contents(blocks)
+    front_matter_fields(blocks)
     promote_parts(blocks)
-    return doc, emit(build_units(blocks), doc, cap)
+    return doc, emit(merge_fragments(build_units(blocks)), doc, cap)

@@ -133,7 +133,8 @@ def join_pdf_lines(pages: list[list[str]]) -> list[Para]:
         new = (
             not paras
             or bullet
-            or (_line_starts_block(text) and (ends_terminal(prev) or len(prev) < 0.8 * width or heading_like(prev)))
+            or (_line_starts_block(text) and (ends_terminal(prev) or len(prev) < 0.8 * width
+                                           or (heading_like(prev) and not heading_continues(prev))))
             or (ends_terminal(prev) and len(prev) < 0.85 * width)
             or (not ends_terminal(prev) and len(prev) < 0.6 * width and (text[0].isupper() or text[0].isdigit())
                 and not _bare_marker(paras[-1].text))

@@ -182,3 +182,30 @@ def test_wokingham_wrapped_heading_section(corpus):
     assert found.section.split(" > ")[-1] == \
         "9.3.4 The Mayor, Deputy Mayor, Members of the Executive and Deputy Executive Members, Chairman, Vice-Chairman"
     assert not [p for p in corpus[WOKINGHAM].passages if p.section.endswith("> Chairman, Vice-Chairman")]
+
+
+CARLISLE = "carlisle-city-council-member-officer-protocol-2006-draft.txt"
+
+
+def test_front_matter_fields_are_not_headings_or_passages(corpus):
+    carlisle = corpus[CARLISLE]
+    # "Public", "Inside Policy Framework", "Recorded in Forward Plan: No" on a covering sheet
+    # are fields, not section headings
+    assert not [p for p in carlisle.passages if p.section.split(" > ")[0] in ("Public", "Inside Policy Framework")]
+    # "Key Decision: No", "Ext: 7004" are kept verbatim, inside a neighbouring passage
+    assert "Key Decision: No" in passage(carlisle, "", "Key Decision: No").text
+    assert "\n" in passage(carlisle, "", "Ext: 7004").text
+    for doc in corpus.values():
+        fragments = [p.text for p in doc.passages if len(p.text.split()) <= 3]
+        assert not fragments, (doc.source, fragments)
+    newton = corpus[NEWTON]
+    assert not [p for p in newton.passages if "Date of adoption" in p.section]
+
+
+def test_titles_of_numbered_lines_and_wrapped_sentences(corpus):
+    # "2.2 Consultation proposed." is a title: the paragraph after it belongs to 2.2
+    assert passage(corpus[CARLISLE], "2.2", "Subject to the Executive being satisfied")
+    # "... advice requested by" / "a Member." is one wrapped sentence, not a heading and item (a)
+    wokingham = corpus[WOKINGHAM]
+    assert passage(wokingham, "10", "advice requested by a Member.")
+    assert not [p for p in wokingham.passages if p.text == "Member."]
