@@ -365,7 +365,7 @@ def build_units(blocks: list[_Block]) -> list[_Unit]:
         if block.kind == "item":
             kind = _item_kind(block.ref, current.item_kind if current else "", current.item_refs[-1] if current and current.item_refs else "")
             if current is not None and current.loose and current.items == [0] and kind == current.item_kind \
-                    and current.blocks[-1].text.rstrip().endswith(":"):
+                    and not block.ref and not current.blocks[-1].ref and current.blocks[-1].text.rstrip().endswith(":"):
                 # an item on its own that ends with ":" is the lead-in of the items after it
                 current.items, current.item_refs, current.item_kind, current.loose = [], [], "", False
                 current.head_kind = kind
@@ -400,6 +400,12 @@ def build_units(blocks: list[_Block]) -> list[_Unit]:
         # unnumbered paragraph
         starts_lower = block.text[:1].islower()
         if current is not None and (current.short_title or (starts_lower and (current.items or len(current.blocks) > 0))):
+            current.blocks.append(block)
+            continue
+        if current is not None and current.blocks[-1].text.rstrip().endswith(":") and current.blocks[-1].kind != "para" \
+                and not block.text.rstrip().endswith(":"):
+            # the first entry of the list a numbered clause or item has just introduced
+            # (printed without its label, or with a label the text layer lost)
             current.blocks.append(block)
             continue
         if current is not None and current.items and not block.text.rstrip().endswith(":") \
@@ -552,21 +558,7 @@ def emit(units: list[_Unit], doc: str, cap: int) -> list[Draft]:
         if len(prefix) + len(whole) <= max(cap if not unit.items else min(cap, GROUP_LIMIT), 1):
             drafts.append(Draft(unit.section, unit.clause, prefix + whole, start, end, _pages(blocks)))
             continue
-        nested = [k for k, b in enumerate(blocks) if k > 0 and b.kind == "item"] if unit.items == [0] else []
-        # an unlabelled entry before the first labelled one means a label was lost in the
-        # layout, so the labels cannot be trusted for citing
-        if nested and _one_sequence([blocks[k].ref for k in nested]) \
-                and not any(b.kind == "para" and b.text[:1].islower() for b in blocks[1:nested[0]]):
-            # one labelled item with a list of its own: the item's words lead in each sub-item,
-            # cited with all its parents ("15(B)", "4(b)(iv)")
-            head = prefix + doc[start:blocks[nested[0] - 1].end]
-            bounds = nested + [len(blocks)]
-            for n, k in enumerate(nested):
-                part = blocks[k:bounds[n + 1]]
-                ref = part[0].ref
-                clause = f"{unit.clause}({ref})" if ref and unit.clause else unit.clause
-                _add_chunks(drafts, unit.section, clause, head, doc, part[0].start + part[0].body, part[-1].end,
-                            _pages(part), cap)
+        if unit.items == [0] and _emit_sub_items(drafts, unit.section, unit.clause, prefix, blocks, doc, cap):
             continue
         if unit.items and unit.items != [0]:
             # lead-in, then each top-level item (with its sub-items) beginning with the lead-in
@@ -579,10 +571,36 @@ def emit(units: list[_Unit], doc: str, cap: int) -> list[Draft]:
                 part_start = part[0].start + part[0].body
                 base = unit.clause or unit.parent
                 clause = f"{base}({ref})" if ref and base else unit.clause
+                lead = head + "\n" if head else ""
+                if len(lead) + part[-1].end - part_start > GROUP_LIMIT and ref and base \
+                        and _emit_sub_items(drafts, unit.section, clause, lead, part, doc, cap):
+                    continue  # a long item with a sub-list: each sub-item cited as "4.1(b)(iv)"
                 _add_chunks(drafts, unit.section, clause, head, doc, part_start, part[-1].end, _pages(part), cap)
             continue
         _add_chunks(drafts, unit.section, unit.clause, prefix.rstrip("\n"), doc, start, end, _pages(blocks), cap)
     return drafts
+
+
+def _emit_sub_items(drafts: list[Draft], section: str, clause: str, prefix: str, blocks: list[_Block],
+                    doc: str, cap: int) -> bool:
+    """One labelled item (``blocks[0]``) with a list of its own: each sub-item becomes a
+    draft led in by everything before the sub-list and cited with all its parents
+    ("15(B)", "4.1(b)(iv)"). Returns False, emitting nothing, when there is no sub-list or
+    its labels cannot be trusted: they do not count up one by one, or an unlabelled entry
+    comes before the first labelled one (a label the text layer lost)."""
+    nested = [k for k, b in enumerate(blocks) if k > 0 and b.kind == "item"]
+    if not nested or not _one_sequence([blocks[k].ref for k in nested]) \
+            or any(b.kind == "para" and b.text[:1].islower() for b in blocks[1:nested[0]]):
+        return False
+    start = blocks[0].start + blocks[0].body
+    head = prefix + doc[start:blocks[nested[0] - 1].end]
+    bounds = nested + [len(blocks)]
+    for n, k in enumerate(nested):
+        part = blocks[k:bounds[n + 1]]
+        ref = part[0].ref
+        cited = f"{clause}({ref})" if ref and clause else clause
+        _add_chunks(drafts, section, cited, head, doc, part[0].start + part[0].body, part[-1].end, _pages(part), cap)
+    return True
 
 
 def _add_chunks(drafts: list[Draft], section: str, clause: str, head: str, doc: str,

@@ -210,3 +210,32 @@ def test_titles_of_numbered_lines_and_wrapped_sentences(corpus):
     wokingham = corpus[WOKINGHAM]
     assert passage(wokingham, "10", "advice requested by a Member.")
     assert not [p for p in wokingham.passages if p.text == "Member."]
+
+
+def test_nested_sub_items_cited_with_all_parents(tmp_path):
+    filler = "which the councillor should weigh with care before acting on it in any way at all"
+    lines = [
+        "Example Borough Council Code of Conduct",
+        "4. Confidentiality",
+        "4.1 As a councillor I do not disclose information:",
+        f"(a) given to me in confidence by anyone, {filler}, {filler};",
+        "(b) acquired by me which I believe, or ought reasonably to be aware, is of a confidential nature, unless:",
+    ] + [f"({r}) case {r} applies, {filler}, {filler}, {filler};" for r in ("i", "ii", "iii", "iv")] + [
+        "4.2 I do not improperly use knowledge gained solely as a result of my role.",
+    ]
+    path = tmp_path / "example-code.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    doc = ingest_files([path]).documents[0]
+    found = passage(doc, "4.1(b)(iv)", "case iv applies")
+    assert found.text.startswith("As a councillor I do not disclose information:\nacquired by me which I believe")
+    assert "case iii applies" not in found.text
+    assert {"4.1(a)", "4.1(b)(i)", "4.1(b)(ii)", "4.1(b)(iii)", "4.2"} <= {p.clause for p in doc.passages}
+
+
+@needs_external
+def test_first_entry_after_a_lead_in_stays_with_its_item(external):
+    # "j ... shall include:" then an entry whose label the text layer lost: part of 5(j),
+    # never a second "5(i)"
+    tintern = external[TINTERN]
+    assert passage(tintern, "5(j)", "In an election year, delivery by the Chairman")
+    assert len([p for p in tintern.passages if p.clause == "5(i)"]) == 1
