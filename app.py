@@ -573,6 +573,7 @@ def main() -> None:
              label_visibility="collapsed")
     sidebar(answerer)
     state = current_state()
+    st.query_params.from_dict(render.encode_state(state))  # early, so the address is right during a long run
     view = state.view
     if answerer is None and view != "add":
         st.info("Questions can be answered once the index is built.")
