@@ -13,6 +13,7 @@ from tests.app.conftest import HOSTILE, make_app
 
 GIFTS = "Must I register a gift or hospitality?"
 REPORT = "Can a councillor instruct an officer to change a report?"
+GIFTS_DETAIL = "Must a councillor register gifts worth fifty pounds within 28 days?"
 OFF_TOPIC = "What is the boiling point of mercury?"
 
 
@@ -144,7 +145,7 @@ def test_question_survives_switching_views(app_env):
 # -- Compare -------------------------------------------------------------------------
 
 def test_compare_side_by_side_model_first_and_not_addressed(app_env):
-    at = run(make_app(view="compare", q=GIFTS))
+    at = run(make_app(view="compare", q=GIFTS_DETAIL))
     heads = [h.value for h in at.html if 'class="pqa-head"' in h.value]
     assert "Model Association" in heads[0]
     assert any("Bexley Test Council" in h for h in heads) and any("Ashford Test Council" in h for h in heads)
