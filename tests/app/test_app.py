@@ -45,7 +45,9 @@ def passage(index_dir: Path, authority: str, clause: str):
 def test_ask_shows_verbatim_clause_with_copyable_citation(app_env):
     at = run(make_app(view="ask", q=GIFTS))
     citations = [c.value for c in at.code]
-    assert citations and "Model Association" in citations[0] and "clause 3" in citations[0]
+    # Two councils hold this clause word for word; either may rank first, each cited as its own.
+    assert citations and "clause 3" in citations[0]
+    assert citations[0].startswith(("Model Association", "Ashford Test Council"))
     assert "register any gift or hospitality" in page_html(at)
     assert any("National model" in m.value for m in at.markdown)
 
