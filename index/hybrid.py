@@ -235,6 +235,21 @@ class HybridIndex:
         """Best ``k`` (row, cosine similarity) to a unit query ``vector``, best first."""
         return self.dense.search(vector, k, allowed)
 
+    def dense_scores_for(self, vector: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        """Exact cosine similarity of ``vector`` to the passages at ``rows``."""
+        if len(rows) == 0:
+            return np.zeros(0, dtype=np.float32)
+        return np.asarray(self.embeddings[np.asarray(rows)]) @ vector
+
+    def vector(self, row: int) -> np.ndarray:
+        """The stored unit embedding of passage ``row``."""
+        return np.asarray(self.embeddings[row], dtype=np.float32)
+
+    @property
+    def authorities(self) -> list[str]:
+        """Every authority in the index, sorted."""
+        return self.facet_values("authority")
+
     def mask(self, authorities: Iterable[str] | None = None, kinds: Iterable[str] | None = None,
              statuses: Iterable[str] | None = None) -> np.ndarray | None:
         """Boolean mask of passages matching every given filter (exact values); None when no filter.

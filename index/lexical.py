@@ -220,8 +220,13 @@ class LexicalIndex:
         return value
 
     def _average_idf(self) -> float:
-        df = np.asarray(self._df, dtype=np.float64)
-        return float((np.log(self.n_docs - df + 0.5) - np.log(df + 0.5)).mean()) if df.size else 0.0
+        # Cached: it is a property of the whole index, and idf() is called per query term.
+        cached = getattr(self, "_average_idf_value", None)
+        if cached is None:
+            df = np.asarray(self._df, dtype=np.float64)
+            cached = float((np.log(self.n_docs - df + 0.5) - np.log(df + 0.5)).mean()) if df.size else 0.0
+            self._average_idf_value = cached
+        return cached
 
     # ---------------------------------------------------------------- scoring
     def scores(self, query: Mapping[str, float]) -> np.ndarray:

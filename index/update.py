@@ -60,6 +60,31 @@ class UpdateReport:
     def skipped(self) -> list:
         return list(getattr(self.ingest, "skipped", []) or [])
 
+    def summary(self) -> str:
+        """A plain report, one line per document and per skipped file, then the totals."""
+        lines = []
+        for doc in getattr(self.ingest, "documents", []) or []:
+            pages = f", {doc.pages} pages" if doc.pages else ""
+            lines.append(f"  ingested  {doc.source}: {len(doc.passages)} passages{pages} ({doc.authority})")
+            if doc.inferred:
+                inferred = "; ".join(f"{k} = {v!r}" for k, v in doc.inferred.items())
+                lines.append(f"            inferred (no manifest entry): {inferred}")
+            for warning in doc.warnings:
+                lines.append(f"            warning: {warning}")
+        for skipped in self.skipped:
+            lines.append(f"  skipped   {Path(skipped.path).name}: {skipped.reason}")
+        for source in self.dropped:
+            lines.append(f"  removed   {source}: no longer in its folder")
+        if self.previous_problem:
+            lines.append(f"  rebuilt the index: {self.previous_problem}")
+        seconds = sum(self.seconds.values())
+        if self.changed:
+            lines.append(f"Index saved to {self.index_dir}: {self.documents} documents, {self.passages} passages "
+                         f"({self.embedded} embedded, {self.cached} from the cache) in {seconds:.1f} s.")
+        else:
+            lines.append(f"Index {self.index_dir} unchanged: {self.message}.")
+        return "\n".join(lines)
+
 
 def document_record(report: Any) -> dict[str, Any]:
     """The document-level record kept in the index, from an ingest ``DocumentReport`` (or a dict)."""

@@ -13,13 +13,13 @@ import numpy as np
 
 from index.embed import Embedder
 from index.hybrid import HybridIndex
-from index.lexical import tokenize
+from index.lexical import tokenize, top_k_indices
 from ingest.passage import Passage
 
-from .abstain import AbstentionPolicy, AbstentionSignals, agreement, known_share, should_abstain
+from .abstain import AbstentionPolicy, AbstentionSignals, agreement, should_abstain, weighted_share
 from .highlight import best_sentence
 from .ranking import FusionMode, convex_fusion, rank_positions, reciprocal_rank_fusion
-from .vocabulary import Interpretation, interpret
+from .vocabulary import Interpretation, interpret, named_authorities
 
 log = logging.getLogger(__name__)
 
@@ -114,58 +114,87 @@ def query_weights(question: str, interpretation: Interpretation,
     return weights
 
 
+def _alternative_tokens(interpretation: Interpretation) -> dict[str, set[str]]:
+    """For each token of a matched vocabulary name, the tokens of its other names."""
+    out: dict[str, set[str]] = {}
+    for phrase, group in interpretation.matched:
+        others = {token for name in group.names for token in tokenize(name)}
+        for token in tokenize(phrase):
+            out.setdefault(token, set()).update(others)
+    return out
+
+
 class Answerer:
     """Answers questions from one loaded index; safe to share across threads
     (it holds no per-question state)."""
 
     def __init__(self, index: HybridIndex, embedder: Embedder, *,
                  mode: FusionMode = FusionMode.CONVEX, dense_weight: float = DENSE_WEIGHT,
+                 expansion_weight: float = EXPANSION_WEIGHT, theoretical_scale: bool = True,
                  policy: AbstentionPolicy = AbstentionPolicy()) -> None:
         self.index = index
         self.embedder = embedder
         self.mode = FusionMode(mode)
         self.dense_weight = dense_weight
+        self.expansion_weight = expansion_weight
+        self.theoretical_scale = theoretical_scale
         self.policy = policy
 
     # -- preparing ---------------------------------------------------------
     def prepare(self, question: str) -> Query:
         interpretation = interpret(question)
-        weights = query_weights(question, interpretation)
+        weights = query_weights(question, interpretation, self.expansion_weight)
         vector = self.embedder.encode([question])[0]
         return Query(text=question, interpretation=interpretation, weights=weights, vector=vector)
 
-    def signals(self, query: Query, lexical: dict[int, float], dense: dict[int, float]) -> AbstentionSignals:
+    def signals(self, query: Query, lexical: dict[int, float], dense: dict[int, float],
+                ranked: Sequence[tuple[int, float]] = ()) -> AbstentionSignals:
+        """The abstention signals of one retrieval (see :mod:`qa.abstain`)."""
         lex = self.index.lexical
-        n = max(lex.num_docs, 1)
-        own_terms = tokenize(query.text)
+        n = max(lex.n_docs, 1)
         unseen_idf = math.log((n + 0.5) / 0.5)
-        terms = [(lex.idf_of(t) if lex.df(t) else unseen_idf, lex.df(t) > 0) for t in dict.fromkeys(own_terms)]
-        best_possible = sum(lex.idf_of(t) * (BM25_K1 + 1) * w for t, w in query.weights.items() if lex.df(t))
+        top_tokens = [set(tokenize(self.index.passages[p].retrieval_text)) for p, _ in list(ranked)[:3]]
+        alternatives = _alternative_tokens(query.interpretation)
+        terms = []
+        for term in dict.fromkeys(tokenize(query.text)):
+            df = lex.df(term)
+            if df / n >= self.policy.specific_share:
+                continue  # "council", "member": in every other clause, they say nothing about the topic
+            names = alternatives.get(term, set()) | {term}
+            terms.append((lex.idf(term) if df else unseen_idf, any(names & tokens for tokens in top_tokens)))
+        coverage = weighted_share(terms) if terms else (1.0 if top_tokens else 0.0)
+        best_possible = self.lexical_ceiling(query)
         lexical_best = max(lexical.values(), default=0.0)
-        lex_rank = rank_positions(lexical)
-        dense_rank = rank_positions(dense)
         return AbstentionSignals(
-            known_share=known_share(terms),
+            coverage=coverage,
             dense_top=max(dense.values(), default=0.0),
             lexical_strength=(lexical_best / best_possible) if best_possible > 0 else 0.0,
-            agreement=agreement(lex_rank, dense_rank),
+            agreement=agreement([p for p in rank_positions(lexical) if lexical[p] > 0], rank_positions(dense)),
         )
 
     # -- retrieving --------------------------------------------------------
     def retrieve(self, query: Query, allowed: np.ndarray | None,
                  candidates: int = CANDIDATES) -> tuple[dict[int, float], dict[int, float]]:
         """Lexical and dense scores for the union of both retrievers' candidates."""
-        lexical = dict(self.index.lexical_top_k(query.weights, candidates, allowed)) if query.weights else {}
-        dense = dict(self.index.dense_top_k(query.vector, candidates, allowed))
-        union = sorted(set(lexical) | set(dense))
-        if union:
-            lexical_all = self.index.lexical_scores_for(query.weights, union) if query.weights else np.zeros(len(union))
-            dense_all = self.index.dense_scores_for(query.vector, union)
-            lexical = {p: float(s) for p, s in zip(union, lexical_all)}
-            dense = {p: float(s) for p, s in zip(union, dense_all)}
+        lexical_all = self.index.lexical_scores(query.weights) if query.weights else None
+        lexical_top = top_k_indices(lexical_all, candidates, allowed) if lexical_all is not None else []
+        dense_top = self.index.dense_top_k(query.vector, candidates, allowed)
+        union = sorted({p for p, _ in lexical_top} | {p for p, _ in dense_top})
+        if not union:
+            return {}, {}
+        dense_all = self.index.dense_scores_for(query.vector, union)
+        lexical = {p: float(lexical_all[p]) if lexical_all is not None else 0.0 for p in union}
+        dense = {p: float(s) for p, s in zip(union, dense_all)}
         return lexical, dense
 
-    def fuse(self, lexical: dict[int, float], dense: dict[int, float]) -> dict[int, float]:
+    def lexical_ceiling(self, query: Query) -> float:
+        """The most BM25 could give a passage for this query (each term at its
+        idf times k1 + 1), used to put lexical scores on an absolute 0..1 scale."""
+        lex = self.index.lexical
+        return sum(lex.idf(t) * (BM25_K1 + 1) * w for t, w in query.weights.items() if lex.df(t))
+
+    def fuse(self, lexical: dict[int, float], dense: dict[int, float],
+             lexical_scale: float | None = None) -> dict[int, float]:
         if self.mode is FusionMode.LEXICAL:
             return {p: s for p, s in lexical.items() if s > 0}
         if self.mode is FusionMode.DENSE:
@@ -173,17 +202,18 @@ class Answerer:
         if self.mode is FusionMode.RRF:
             lex_rank = [p for p in rank_positions(lexical) if lexical[p] > 0]
             return reciprocal_rank_fusion([lex_rank, rank_positions(dense)])
-        return convex_fusion(lexical, dense, dense_weight=self.dense_weight)
+        return convex_fusion(lexical, dense, dense_weight=self.dense_weight,
+                             lexical_scale=lexical_scale if self.theoretical_scale else None)
 
     def ranked(self, query: Query, allowed: np.ndarray | None = None,
                candidates: int = CANDIDATES) -> tuple[list[tuple[int, float]], dict[int, float], dict[int, float]]:
         lexical, dense = self.retrieve(query, allowed, candidates)
-        fused = self.fuse(lexical, dense)
+        fused = self.fuse(lexical, dense, self.lexical_ceiling(query))
         return [(p, fused[p]) for p in rank_positions(fused)], lexical, dense
 
     def make_results(self, query: Query, ranked: Iterable[tuple[int, float]],
                      lexical: dict[int, float], dense: dict[int, float], top_k: int) -> list[Result]:
-        highlight_weights = {t: w * self.index.lexical.idf_of(t) for t, w in query.weights.items()}
+        highlight_weights = {t: w * self.index.lexical.idf(t) for t, w in query.weights.items()}
         results = []
         for rank, (position, score) in enumerate(ranked, start=1):
             if rank > top_k:
@@ -209,14 +239,20 @@ class Answerer:
             return Answer(question=text or question[:MAX_QUESTION_CHARS], answered=False, message=problem,
                           interpretation=[], results=[])
         query = self.prepare(text)
+        notes = list(query.interpretation.notes)
+        if not authorities:
+            # A question that names a council ("... at Carlisle?") is about that council only.
+            authorities = named_authorities(text, self.index.authorities) or None
+            if authorities:
+                notes.append("only " + ", ".join(authorities) + " (named in the question)")
         allowed = self.index.mask(authorities=authorities, kinds=kinds, statuses=statuses)
         if allowed is not None and not allowed.any():
             return Answer(question=text, answered=False,
                           message="No documents match the chosen filters; clear a filter and ask again.",
-                          interpretation=query.interpretation.notes, results=[])
+                          interpretation=notes, results=[])
         ranked, lexical, dense = self.ranked(query, allowed)
-        signals = self.signals(query, lexical, dense)
+        signals = self.signals(query, lexical, dense, ranked)
         results = self.make_results(query, ranked, lexical, dense, top_k)
         abstain = should_abstain(signals, self.policy) or not results
         return Answer(question=text, answered=not abstain, message=NOT_ADDRESSED if abstain else "",
-                      interpretation=query.interpretation.notes, results=results, signals=signals)
+                      interpretation=notes, results=results, signals=signals)

@@ -72,12 +72,12 @@ def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | N
     query = answerer.prepare(text)
     # The question as a whole: if the corpus does not address it, nobody does.
     ranked, lexical, dense = answerer.ranked(query)
-    overall = answerer.signals(query, lexical, dense)
+    overall = answerer.signals(query, lexical, dense, ranked)
     entries = []
     for name, title, kind in order:
         allowed = answerer.index.mask(authorities=[name])
         a_ranked, a_lexical, a_dense = answerer.ranked(query, allowed, candidates=30)
-        signals = answerer.signals(query, a_lexical, a_dense)
+        signals = answerer.signals(query, a_lexical, a_dense, a_ranked)
         found = addresses_question(signals, overall, answerer.policy)
         results = answerer.make_results(query, a_ranked, a_lexical, a_dense, per_authority) if found else []
         entries.append(AuthorityEntry(name, title, kind, found, results, signals))

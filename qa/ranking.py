@@ -60,16 +60,21 @@ def max_normalise(scores: Mapping[int, float]) -> dict[int, float]:
 
 
 def convex_fusion(lexical: Mapping[int, float], dense: Mapping[int, float], *,
-                  dense_weight: float = 0.5) -> dict[int, float]:
+                  dense_weight: float = 0.5, lexical_scale: float | None = None) -> dict[int, float]:
     """Weighted sum of normalised scores (Bruch, Gai and Ingber, TOIS 2023).
 
-    Lexical BM25 scores are divided by the best one; dense cosine similarities
-    are used as they are (their scale is already meaningful, 0 to 1 in practice).
+    Lexical BM25 scores are divided by ``lexical_scale`` when given (the most
+    the query could score: a theoretical maximum, so a weak best match stays
+    weak), else by the best score among the candidates. Dense cosine
+    similarities are used as they are (their scale is already meaningful).
     A candidate missing from one ranking contributes 0 for it.
     """
     if not 0.0 <= dense_weight <= 1.0:
         raise ValueError(f"dense_weight must be between 0 and 1, got {dense_weight}")
-    lexical_n = max_normalise(lexical)
+    if lexical_scale is not None and lexical_scale > 0:
+        lexical_n = {p: min(max(s, 0.0) / lexical_scale, 1.0) for p, s in lexical.items()}
+    else:
+        lexical_n = max_normalise(lexical)
     fused: dict[int, float] = {}
     for position in set(lexical_n) | set(dense):
         fused[position] = ((1.0 - dense_weight) * lexical_n.get(position, 0.0)

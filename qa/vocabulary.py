@@ -35,13 +35,21 @@ class Interpretation:
 
     @property
     def expansions(self) -> list[str]:
+        """Other names of the matched concepts, for the lexical query.
+
+        A single word brings in only single-word names: "councillor" adds
+        "member" but not "elected member", whose word "elected" would match
+        passages about elections. A phrase ("s151 officer") brings in phrases.
+        """
         seen: set[str] = set()
         out: list[str] = []
         for phrase, group in self.matched:
+            multiword = " " in phrase
             for name in group.names:
-                if name != phrase and name not in seen:
-                    seen.add(name)
-                    out.append(name)
+                if name == phrase or name in seen or (" " in name and not multiword):
+                    continue
+                seen.add(name)
+                out.append(name)
         return out
 
     @property
@@ -116,3 +124,30 @@ def interpret(question: str, groups: tuple[SynonymGroup, ...] | None = None) -> 
                 matched.append((name, group))
     matched.sort(key=lambda item: text.find(f" {item[0]} "))
     return Interpretation(question=question, matched=tuple(matched))
+
+
+_GENERIC_NAME_WORDS = frozenset(
+    "the of and council city borough town parish district county community metropolitan royal "
+    "unidentified association local government authority".split())
+
+
+def named_authorities(question: str, authorities: list[str] | tuple[str, ...]) -> list[str]:
+    """Authorities the question names: "Who is the Monitoring Officer at Carlisle?"
+    names Carlisle City Council.
+
+    An authority is named by a distinctive word of its name (not "council",
+    "borough"...), all its distinctive words when it has several, or its
+    initials ("LGA") when they are at least three letters.
+    """
+    words = set(re.findall(r"[a-z0-9]+", question.lower()))
+    raw_words = set(re.findall(r"[A-Za-z]+", question))
+    named = []
+    for authority in authorities:
+        parts = re.findall(r"[a-z0-9]+", authority.lower())
+        distinctive = [w for w in parts if w not in _GENERIC_NAME_WORDS]
+        initials = "".join(w[0] for w in re.findall(r"[A-Za-z]+", authority) if w.lower() not in ("of", "and", "the")).upper()
+        if distinctive and all(w in words for w in distinctive):
+            named.append(authority)
+        elif len(initials) >= 3 and initials in raw_words:
+            named.append(authority)
+    return named

@@ -1,7 +1,7 @@
 import pytest
 
 from qa.abstain import (AbstentionPolicy, AbstentionSignals, addresses_question, agreement,
-                        known_share, should_abstain)
+                        should_abstain, weighted_share)
 from qa.highlight import best_sentence, split_sentences
 
 
@@ -19,9 +19,9 @@ def test_best_sentence_prefers_query_words():
     assert best_sentence(text, {"leave": 2.0, "meeting": 1.0}, simple_tokens).startswith("Officers may leave")
 
 
-def test_known_share_weights_unknown_words_by_idf():
-    assert known_share([(1.0, True), (3.0, False)]) == pytest.approx(0.25)
-    assert known_share([]) == 0.0
+def test_weighted_share_counts_rare_words_more():
+    assert weighted_share([(1.0, True), (3.0, False)]) == pytest.approx(0.25)
+    assert weighted_share([]) == 0.0
 
 
 def test_agreement_counts_shared_top_passages():
@@ -30,7 +30,7 @@ def test_agreement_counts_shared_top_passages():
 
 
 def signals(**kw):
-    base = dict(known_share=1.0, dense_top=0.7, lexical_strength=0.5, agreement=0.6)
+    base = dict(coverage=1.0, dense_top=0.7, lexical_strength=0.5, agreement=0.6)
     base.update(kw)
     return AbstentionSignals(**base)
 
@@ -39,7 +39,7 @@ def test_clear_answer_is_not_abstained():
     assert not should_abstain(signals())
 
 
-@pytest.mark.parametrize("change", [dict(known_share=0.2), dict(dense_top=0.1)])
+@pytest.mark.parametrize("change", [dict(coverage=0.0, dense_top=0.5), dict(dense_top=0.1)])
 def test_each_strong_negative_signal_abstains(change):
     assert should_abstain(signals(**change))
 

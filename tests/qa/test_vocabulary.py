@@ -42,5 +42,6 @@ def test_bad_vocabulary_file_names_the_group(tmp_path):
 
 
 def test_custom_groups():
-    groups = (SynonymGroup("parish clerk", ("clerk", "proper officer")),)
-    assert interpret("Ask the clerk", groups).expansions == ["proper officer"]
+    groups = (SynonymGroup("parish clerk", ("clerk", "secretary", "proper officer")),)
+    assert interpret("Ask the clerk", groups).expansions == ["secretary"]
+    assert interpret("Ask the proper officer", groups).expansions == ["clerk", "secretary"]
