@@ -245,6 +245,14 @@ class HybridIndex:
         """The stored unit embedding of passage ``row``."""
         return np.asarray(self.embeddings[row], dtype=np.float32)
 
+    def position_of(self, passage_id: str) -> int | None:
+        """Row of the passage with this id, or None (a dictionary built on first use)."""
+        lookup = getattr(self, "_positions", None)
+        if lookup is None:
+            lookup = {passage.id: row for row, passage in enumerate(self.passages)}
+            self._positions = lookup
+        return lookup.get(passage_id)
+
     @property
     def authorities(self) -> list[str]:
         """Every authority in the index, sorted."""
