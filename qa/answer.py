@@ -18,13 +18,13 @@ from ingest.passage import Passage
 
 from .abstain import AbstentionPolicy, AbstentionSignals, agreement, should_abstain, weighted_share
 from .highlight import best_sentence
-from .ranking import FusionMode, convex_fusion, rank_positions, reciprocal_rank_fusion
+from .ranking import FusionMode, convex_fusion, diversify, rank_positions, reciprocal_rank_fusion
 from .vocabulary import Interpretation, interpret, named_authorities
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
-EXPANSION_WEIGHT = 0.4
+EXPANSION_WEIGHT = 0.5
 CANDIDATES = 100
 DENSE_WEIGHT = 0.6
 BM25_K1 = 1.5
@@ -100,17 +100,34 @@ def clean_question(raw: str) -> tuple[str, str]:
     return text, ""
 
 
-def query_weights(question: str, interpretation: Interpretation,
-                  expansion_weight: float = EXPANSION_WEIGHT) -> dict[str, float]:
-    """Lexical query: each question token at weight 1 per occurrence, and the
-    tokens of vocabulary names the question did not use at ``expansion_weight``."""
+def query_weights(question: str, interpretation: Interpretation, expansion_weight: float = EXPANSION_WEIGHT,
+                  share_of=None, rare_share: float = 0.02) -> dict[str, float]:
+    """Lexical query: each question token at weight 1 per occurrence, plus the
+    tokens of the other names of each vocabulary concept the question used.
+
+    Other names come in at ``expansion_weight``, and only for a name the corpus
+    itself seldom uses (``share_of(token)``, the share of passages containing
+    the token, under ``rare_share``): when the question says "Cabinet" and the
+    documents say "Executive", the other name carries the meaning; when both
+    "councillor" and "member" fill the documents, adding one to the other only
+    adds noise (measured: see README "Retrieval quality").
+    """
     weights: dict[str, float] = {}
     for token in tokenize(question):
         weights[token] = weights.get(token, 0.0) + 1.0
-    for name in interpretation.expansions:
-        for token in tokenize(name):
-            if token not in weights:
-                weights[token] = expansion_weight
+    if expansion_weight <= 0:
+        return weights
+    for phrase, group in interpretation.matched:
+        own = tokenize(phrase)
+        if share_of is not None and own and min(share_of(t) for t in own) >= rare_share:
+            continue
+        multiword = " " in phrase
+        for name in group.names:
+            if name == phrase or (" " in name and not multiword):
+                continue
+            for token in tokenize(name):
+                if token not in weights:
+                    weights[token] = expansion_weight
     return weights
 
 
@@ -131,6 +148,7 @@ class Answerer:
     def __init__(self, index: HybridIndex, embedder: Embedder, *,
                  mode: FusionMode = FusionMode.CONVEX, dense_weight: float = DENSE_WEIGHT,
                  expansion_weight: float = EXPANSION_WEIGHT, theoretical_scale: bool = True,
+                 per_group: int = 1,
                  policy: AbstentionPolicy = AbstentionPolicy()) -> None:
         self.index = index
         self.embedder = embedder
@@ -138,12 +156,16 @@ class Answerer:
         self.dense_weight = dense_weight
         self.expansion_weight = expansion_weight
         self.theoretical_scale = theoretical_scale
+        self.per_group = per_group
         self.policy = policy
 
     # -- preparing ---------------------------------------------------------
     def prepare(self, question: str) -> Query:
         interpretation = interpret(question)
-        weights = query_weights(question, interpretation, self.expansion_weight)
+        lex = self.index.lexical
+        n = max(lex.n_docs, 1)
+        weights = query_weights(question, interpretation, self.expansion_weight,
+                                share_of=lambda token: lex.df(token) / n)
         vector = self.embedder.encode([question])[0]
         return Query(text=question, interpretation=interpretation, weights=weights, vector=vector)
 
@@ -209,7 +231,16 @@ class Answerer:
                candidates: int = CANDIDATES) -> tuple[list[tuple[int, float]], dict[int, float], dict[int, float]]:
         lexical, dense = self.retrieve(query, allowed, candidates)
         fused = self.fuse(lexical, dense, self.lexical_ceiling(query))
-        return [(p, fused[p]) for p in rank_positions(fused)], lexical, dense
+        order = rank_positions(fused)
+        if self.per_group:
+            order = diversify(order, self._list_group, self.per_group)
+        return [(p, fused[p]) for p in order], lexical, dense
+
+    def _list_group(self, position: int) -> tuple[str, str, str]:
+        """Passages cut from one list share their document, section and lead-in line."""
+        passage = self.index.passages[position]
+        lead_in = passage.text.split("\n", 1)[0] if "\n" in passage.text else passage.id
+        return passage.source, passage.section, lead_in
 
     def make_results(self, query: Query, ranked: Iterable[tuple[int, float]],
                      lexical: dict[int, float], dense: dict[int, float], top_k: int) -> list[Result]:

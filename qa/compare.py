@@ -7,7 +7,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from .abstain import AbstentionSignals, addresses_question
+from .abstain import AbstentionSignals, addresses_question, evidence
 from .answer import Answerer, Result, clean_question
 
 MAX_PER_AUTHORITY = 3
@@ -73,12 +73,16 @@ def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | N
     # The question as a whole: if the corpus does not address it, nobody does.
     ranked, lexical, dense = answerer.ranked(query)
     overall = answerer.signals(query, lexical, dense, ranked)
-    entries = []
+    per_authority_runs = []
     for name, title, kind in order:
         allowed = answerer.index.mask(authorities=[name])
         a_ranked, a_lexical, a_dense = answerer.ranked(query, allowed, candidates=30)
         signals = answerer.signals(query, a_lexical, a_dense, a_ranked)
-        found = addresses_question(signals, overall, answerer.policy)
+        per_authority_runs.append((name, title, kind, a_ranked, a_lexical, a_dense, signals))
+    best = max((evidence(run[-1], answerer.policy) for run in per_authority_runs), default=0.0)
+    entries = []
+    for name, title, kind, a_ranked, a_lexical, a_dense, signals in per_authority_runs:
+        found = addresses_question(signals, overall, best, answerer.policy)
         results = answerer.make_results(query, a_ranked, a_lexical, a_dense, per_authority) if found else []
         entries.append(AuthorityEntry(name, title, kind, found, results, signals))
     return Comparison(question=text, authorities=entries, interpretation=query.interpretation.notes)

@@ -85,3 +85,25 @@ def convex_fusion(lexical: Mapping[int, float], dense: Mapping[int, float], *,
 def rank_positions(scores: Mapping[int, float]) -> list[int]:
     """Positions best first; ties broken by position so results are deterministic."""
     return sorted(scores, key=lambda position: (-scores[position], position))
+
+
+def diversify(ranked: Sequence[int], group_of, per_group: int = 1) -> list[int]:
+    """Reorder a ranking so no group fills the top with near-copies.
+
+    Walks the ranking best first; a position whose group already has
+    ``per_group`` earlier picks is deferred, keeping its relative order, to
+    after every position that was not deferred. Nothing is dropped. Used so
+    the items of one list, each cut with the list's lead-in, do not push
+    every other council's clause out of the first results.
+    """
+    if per_group < 1:
+        raise ValueError(f"per_group must be at least 1, got {per_group}")
+    seen: dict = {}
+    kept: list[int] = []
+    deferred: list[int] = []
+    for position in ranked:
+        group = group_of(position)
+        count = seen.get(group, 0)
+        (kept if count < per_group else deferred).append(position)
+        seen[group] = count + 1
+    return kept + deferred

@@ -56,7 +56,8 @@ class Interpretation:
     def notes(self) -> list[str]:
         lines = []
         for phrase, group in self.matched:
-            others = [n for n in _distinct_stems(group.names) if _stem_key(n) != _stem_key(phrase)]
+            names = group.names if " " in phrase else tuple(n for n in group.names if " " not in n)
+            others = [n for n in _distinct_stems(names) if _stem_key(n) != _stem_key(phrase)]
             if others:
                 lines.append(f"{phrase} ~ {', '.join(others[:4])}")
         return lines

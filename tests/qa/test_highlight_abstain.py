@@ -51,5 +51,10 @@ def test_policy_is_validated():
 
 def test_an_authority_far_below_the_best_does_not_address_the_question():
     overall = signals(dense_top=0.8)
-    assert addresses_question(signals(dense_top=0.78), overall)
-    assert not addresses_question(signals(dense_top=0.5, agreement=0.0, lexical_strength=0.1), overall)
+    assert addresses_question(signals(dense_top=0.78), overall, best=1.03)
+    assert not addresses_question(signals(dense_top=0.5, coverage=0.2), overall, best=1.03)
+
+
+def test_no_authority_addresses_an_off_topic_question():
+    off_topic = signals(dense_top=0.2, coverage=0.0)
+    assert not addresses_question(signals(), off_topic, best=0.95)
