@@ -1,0 +1,91 @@
+import pytest
+
+from qa.answer import MAX_QUESTION_CHARS, Answerer, clean_question, query_weights
+from qa.ranking import FusionMode
+from qa.vocabulary import interpret
+
+CONTRACT_KEYS = {"rank", "score", "id", "authority", "document", "kind", "status", "date", "attribution",
+                 "source", "section", "clause", "pages", "text", "highlight"}
+
+
+def test_answer_follows_the_json_contract(answerer):
+    answer = answerer.ask("Must a member register a gift or hospitality?").to_dict()
+    assert set(answer) == {"question", "answered", "message", "interpretation", "results"}
+    assert answer["answered"] is True and answer["message"] == ""
+    assert answer["results"], "an answerable question returns clauses"
+    for rank, result in enumerate(answer["results"], start=1):
+        assert set(result) == CONTRACT_KEYS
+        assert result["rank"] == rank
+    scores = [r["score"] for r in answer["results"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_best_clause_is_verbatim_with_its_highlight(answerer):
+    top = answerer.ask("Must a member register a gift or hospitality?").results[0]
+    assert "gift or hospitality" in top.passage.text
+    assert top.highlight in top.passage.text
+    assert top.passage.clause == "3"
+
+
+def test_interpretation_shows_the_names_matched(answerer):
+    answer = answerer.ask("Can a councillor bully staff?")
+    assert any(note.startswith("councillor ~") and "member" in note for note in answer.interpretation)
+
+
+@pytest.mark.parametrize("filters, allowed", [
+    ({"authorities": ["Ashford Test Council"]}, {"Ashford Test Council"}),
+    ({"kinds": ["model_code"]}, {"Model Association"}),
+    ({"statuses": ["draft"]}, {"Bexley Test Council"}),
+])
+def test_filters_restrict_the_passages(answerer, filters, allowed):
+    answer = answerer.ask("What must members and officers do about respect and gifts?", top_k=10, **filters)
+    assert answer.results
+    assert {r.passage.authority for r in answer.results} <= allowed
+
+
+def test_unknown_filter_value_is_explained(answerer):
+    answer = answerer.ask("gifts?", authorities=["No Such Council"])
+    assert not answer.answered and "filters" in answer.message
+
+
+def test_a_named_council_restricts_the_answer(answerer):
+    answer = answerer.ask("Does the Ashford Test protocol say members must register gifts?", top_k=10)
+    assert {r.passage.authority for r in answer.results} == {"Ashford Test Council"}
+    assert any("Ashford Test Council" in note for note in answer.interpretation)
+
+
+@pytest.mark.parametrize("question, message", [
+    ("", "Type a question"),
+    ("   \t\n ", "Type a question"),
+    ("x" * (MAX_QUESTION_CHARS + 1), "at most"),
+])
+def test_unusable_questions_are_refused_with_a_message(answerer, question, message):
+    answer = answerer.ask(question)
+    assert not answer.answered and message in answer.message and answer.results == []
+
+
+def test_off_topic_question_abstains(answerer):
+    answer = answerer.ask("What is the capital of Australia?")
+    assert not answer.answered
+    assert "do not appear to address" in answer.message
+
+
+@pytest.mark.parametrize("mode", list(FusionMode))
+def test_every_fusion_mode_ranks(answerer, mode):
+    variant = Answerer(answerer.index, answerer.embedder, mode=mode)
+    answer = variant.ask("Must a member register a gift or hospitality?", top_k=3)
+    assert answer.results and len(answer.results) <= 3
+
+
+def test_clean_question_drops_control_characters():
+    text, problem = clean_question("Can\x00 a member\x1b[31m ask?")
+    assert problem == "" and "\x00" not in text and "\x1b" not in text
+
+
+def test_expansion_adds_other_names_only_when_the_corpus_seldom_uses_the_asked_one():
+    interpretation = interpret("Can the cabinet instruct staff?")
+    rare = query_weights("Can the cabinet instruct staff?", interpretation, 0.5, share_of=lambda t: 0.0)
+    common = query_weights("Can the cabinet instruct staff?", interpretation, 0.5, share_of=lambda t: 0.5)
+    assert rare["execut"] == 0.5
+    assert "execut" not in common
+    assert rare["cabinet"] == common["cabinet"] == 1.0

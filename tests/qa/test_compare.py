@@ -1,0 +1,110 @@
+import csv
+import io
+
+from qa.compare import authority_order, compare, to_csv, to_markdown
+from qa.coverage import Topic, coverage_matrix, load_topics
+from qa.equivalents import Likeness, classify, find_equivalents, word_diff
+
+GIFTS = "Must gifts and hospitality worth fifty pounds be registered within 28 days?"
+
+
+def test_model_code_comes_first(answerer):
+    order = [name for name, _, _ in authority_order(answerer)]
+    assert order[0] == "Model Association"
+    assert order[1:] == sorted(order[1:], key=str.lower)
+
+
+def test_each_council_shows_its_own_copy_of_a_shared_clause(answerer):
+    comparison = compare(answerer, GIFTS)
+    entries = {e.authority: e for e in comparison.authorities}
+    for name in ("Model Association", "Ashford Test Council"):
+        assert entries[name].found, name
+        assert all(r.passage.authority == name for r in entries[name].results)
+        assert "28 days" in entries[name].results[0].passage.text
+    ids = [entries[n].results[0].passage.id for n in ("Model Association", "Ashford Test Council")]
+    assert ids[0] != ids[1]
+
+
+def test_a_silent_council_is_not_addressed(answerer):
+    entries = {e.authority: e for e in compare(answerer, GIFTS).authorities}
+    assert not entries["Bexley Test Council"].found
+    assert entries["Bexley Test Council"].results == []
+
+
+def test_off_topic_question_is_addressed_by_nobody(answerer):
+    comparison = compare(answerer, "What is the capital of Australia?")
+    assert not any(entry.found for entry in comparison.authorities)
+
+
+def test_chosen_authorities_only(answerer):
+    comparison = compare(answerer, GIFTS, authorities=["Ashford Test Council"])
+    assert [e.authority for e in comparison.authorities] == ["Ashford Test Council"]
+
+
+def test_empty_question_lists_every_authority_unaddressed(answerer):
+    comparison = compare(answerer, "  ")
+    assert comparison.message and not any(e.found for e in comparison.authorities)
+
+
+def test_json_shape(answerer):
+    data = compare(answerer, GIFTS).to_dict()
+    assert set(data) == {"question", "authorities"}
+    assert set(data["authorities"][0]) == {"authority", "document", "kind", "found", "results"}
+    assert all(len(entry["results"]) <= 3 for entry in data["authorities"])
+
+
+def test_exports_carry_full_citations(answerer):
+    comparison = compare(answerer, GIFTS)
+    rows = list(csv.DictReader(io.StringIO(to_csv([comparison]))))
+    found = [r for r in rows if r["found"] == "addressed"]
+    assert found and all(r["authority"] and r["document"] and r["status"] and r["clause"] for r in found)
+    assert any(r["found"] == "not addressed" and r["authority"] == "Bexley Test Council" for r in rows)
+    markdown = to_markdown([comparison])
+    assert "### Bexley Test Council" in markdown and "Not addressed" in markdown
+    assert "clause 3" in markdown
+
+
+def test_markdown_export_escapes_document_text(answerer):
+    markdown = to_markdown([compare(answerer, "Must officers keep confidential information confidential?")])
+    assert "<script>" not in markdown
+
+
+def test_word_diff_marks_changed_words():
+    pieces, overlap = word_diff("in the immediate run-up to Council elections",
+                                "in the six week period before Council elections")
+    ops = {(p.op, p.text) for p in pieces}
+    assert ("removed", "immediate run-up to") in ops and ("added", "six week period before") in ops
+    assert 0.3 < overlap < 0.9
+
+
+def test_identical_apart_from_case_and_punctuation():
+    _, overlap = word_diff("Members must, at all times, observe this protocol.",
+                           "members must at all times observe this Protocol")
+    assert classify(overlap) is Likeness.IDENTICAL
+
+
+def test_equivalents_of_a_shared_clause(answerer):
+    index = answerer.index
+    position = next(i for i, p in enumerate(index.passages)
+                    if p.authority == "Ashford Test Council" and "28 days" in p.text)
+    equivalents = find_equivalents(index, position)
+    by_authority = {eq.passage.authority: eq for eq in equivalents}
+    assert "Ashford Test Council" not in by_authority
+    model = by_authority["Model Association"]
+    assert "28 days" in model.passage.text
+    assert model.likeness in (Likeness.IDENTICAL, Likeness.REWORDED)
+    assert any(piece.op != "same" for piece in model.diff)  # "You must" against "Members must"
+
+
+def test_coverage_matrix_and_gaps(answerer):
+    topics = [Topic("Gifts and hospitality", GIFTS),
+              Topic("Media", "Who issues press releases to the media?")]
+    matrix = coverage_matrix(answerer, topics)
+    assert matrix.cell("Gifts and hospitality", "Ashford Test Council").found
+    assert not matrix.cell("Gifts and hospitality", "Bexley Test Council").found
+    assert "Gifts and hospitality" in matrix.gaps("Bexley Test Council")
+
+
+def test_default_topics_are_the_domain_list():
+    names = [t.name for t in load_topics()]
+    assert len(names) >= 20 and "Use of council resources" in names
