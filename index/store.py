@@ -38,7 +38,7 @@ import filelock
 __all__ = [
     "FORMAT_VERSION", "MANIFEST", "IndexProblem", "IndexNotFound", "IndexDamaged", "IndexIncompatible",
     "IndexBusy", "rebuild_hint", "save_version", "open_version", "writer_lock", "collect_garbage",
-    "file_checksum",
+    "file_checksum", "pause_for_tests",
 ]
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,9 @@ LOCK_FILE = "ingest.lock"
 # so that a million-passage index still loads in seconds. verify="full" forces the full check.
 FULL_VERIFY_LIMIT = 256 << 20
 _SAMPLE_BLOCKS, _SAMPLE_BLOCK = 32, 64 << 10
+# Crash-safety tests (tests/reliability) set this to "reading", "embedding",
+# "saving" or "publishing" to stop an ingest there and SIGKILL it. Unset, it does nothing.
+PAUSE_ENV = "PROTOCOL_QA_TEST_PAUSE_AT"
 
 
 class IndexProblem(Exception):
@@ -105,6 +108,19 @@ def file_checksum(path: Path) -> dict[str, Any]:
     return record
 
 
+def pause_for_tests(point: str) -> None:
+    """Test hook, inert unless ``$PROTOCOL_QA_TEST_PAUSE_AT`` equals ``point``.
+
+    Then it writes ``PROTOCOL_QA_PAUSED <point>`` to standard error and sleeps
+    ``$PROTOCOL_QA_TEST_PAUSE_S`` seconds (default 60), so a test can kill the
+    process at exactly that moment, or let it go on.
+    """
+    if os.environ.get(PAUSE_ENV) != point:
+        return
+    os.write(2, f"PROTOCOL_QA_PAUSED {point}\n".encode())
+    time.sleep(float(os.environ.get("PROTOCOL_QA_TEST_PAUSE_S", "60")))
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -129,6 +145,7 @@ def save_version(index_dir: Path, write_files: Callable[[Path], None], metadata:
     temporary.mkdir()
     try:
         write_files(temporary)
+        pause_for_tests("saving")
         files = {}
         for path in sorted(p for p in temporary.iterdir() if p.is_file()):
             with open(path, "rb") as handle:
@@ -146,6 +163,7 @@ def save_version(index_dir: Path, write_files: Callable[[Path], None], metadata:
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+    pause_for_tests("publishing")
     link = index_dir / f".tmp-link-{version}"
     os.symlink(version, link)
     os.replace(link, index_dir / CURRENT)  # the one atomic step that publishes the new version

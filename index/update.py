@@ -9,6 +9,7 @@ the previous index still loads and answers exactly as before.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -148,6 +149,8 @@ def update_index(paths: Sequence[Path | str], index_dir: Path | str, embedder, *
             kwargs["limits"] = limits
         if callable(progress):
             kwargs["progress"] = progress
+        if os.environ.get(store.PAUSE_ENV) == "reading":  # test hook: stop after the first file is read
+            kwargs["progress"] = _pause_after_first_file(kwargs.get("progress"))
         result = ingest_files([Path(p) for p in paths], **kwargs)
         seconds["ingest"] = time.perf_counter() - start
 
@@ -168,6 +171,7 @@ def update_index(paths: Sequence[Path | str], index_dir: Path | str, embedder, *
         start = time.perf_counter()
         cache = EmbeddingCache(index_dir / CACHE_DIR, embedder.fingerprint, embedder.dim)
         _seed_cache_from(previous, cache)
+        store.pause_for_tests("embedding")
         built = HybridIndex.build(merged_passages, merged_documents, embedder, cache=cache,
                                   progress=bool(progress))
         seconds["build"] = time.perf_counter() - start
@@ -181,6 +185,20 @@ def update_index(paths: Sequence[Path | str], index_dir: Path | str, embedder, *
         report.embedded, report.cached = built.build_stats.embedded, built.build_stats.cached
         report.passages, report.documents = len(merged_passages), len(merged_documents)
         return report
+
+
+def _pause_after_first_file(progress: Callable[[Path], None] | None) -> Callable[[Path], None]:
+    """Wrap ingest's per-file callback so :func:`store.pause_for_tests` runs as the second file starts."""
+    calls = []
+
+    def wrapped(path: Path) -> None:
+        calls.append(path)
+        if len(calls) == 2:
+            store.pause_for_tests("reading")
+        if progress is not None:
+            progress(path)
+
+    return wrapped
 
 
 def _fill_counts(report: UpdateReport, previous: HybridIndex | None) -> None:
