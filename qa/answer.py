@@ -19,7 +19,7 @@ from ingest.passage import Passage
 from .abstain import AbstentionPolicy, AbstentionSignals, agreement, should_abstain, weighted_share
 from .highlight import best_sentence
 from .ranking import FusionMode, convex_fusion, diversify, rank_positions, reciprocal_rank_fusion
-from .vocabulary import Interpretation, interpret, named_authorities
+from .vocabulary import Interpretation, interpret, named_authorities, without_authority_names
 
 log = logging.getLogger(__name__)
 
@@ -269,13 +269,17 @@ class Answerer:
         if problem:
             return Answer(question=text or question[:MAX_QUESTION_CHARS], answered=False, message=problem,
                           interpretation=[], results=[])
-        query = self.prepare(text)
+        named = [] if authorities else named_authorities(text, self.index.authorities)
+        if named:
+            # A question that names a council ("... at Carlisle?") is about that council only,
+            # and its name need not be matched in the clauses.
+            authorities = named
+            query = self.prepare(without_authority_names(text, named) or text)
+        else:
+            query = self.prepare(text)
         notes = list(query.interpretation.notes)
-        if not authorities:
-            # A question that names a council ("... at Carlisle?") is about that council only.
-            authorities = named_authorities(text, self.index.authorities) or None
-            if authorities:
-                notes.append("only " + ", ".join(authorities) + " (named in the question)")
+        if named:
+            notes.append("only " + ", ".join(named) + " (named in the question)")
         allowed = self.index.mask(authorities=authorities, kinds=kinds, statuses=statuses)
         if allowed is not None and not allowed.any():
             return Answer(question=text, answered=False,

@@ -45,7 +45,9 @@ def citation(record: dict) -> str:
 
 
 def render_result(result: dict) -> str:
-    body = textwrap.indent(textwrap.fill(result["text"], width=96), "     ")
+    # Wrap each line on its own: a clause's line breaks (list items) are part of the text.
+    wrapped = "\n".join(textwrap.fill(line, width=96) if line else "" for line in result["text"].splitlines())
+    body = textwrap.indent(wrapped, "     ")
     lines = [f"{result['rank']}. {citation(result)}   (score {result['score']:.2f})"]
     if result.get("highlight") and result["highlight"] != result["text"]:
         lines.append(f"   » {result['highlight']}")

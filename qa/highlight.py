@@ -26,8 +26,10 @@ def best_sentence(text: str, query_weights: Mapping[str, float],
     sentences = split_sentences(text)
     if not sentences:
         return ""
-    best, best_score = sentences[0], 0.0
-    for sentence in sentences:
+    # A lead-in ("As a councillor:") introduces the clause; it is never the best match itself.
+    candidates = [s for s in sentences if not s.endswith(":")] or sentences
+    best, best_score = candidates[0], 0.0
+    for sentence in candidates:
         tokens = set(tokenize(sentence))
         if not tokens:
             continue

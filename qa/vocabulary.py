@@ -152,3 +152,19 @@ def named_authorities(question: str, authorities: list[str] | tuple[str, ...]) -
         elif len(initials) >= 3 and initials in raw_words:
             named.append(authority)
     return named
+
+
+def without_authority_names(question: str, authorities: list[str]) -> str:
+    """The question with the named authorities' distinctive words (and initials) removed.
+
+    Once the search is restricted to a council, its name only pulls up the
+    clauses that happen to mention it ("Carlisle City Council has adopted...").
+    """
+    words: set[str] = set()
+    for authority in authorities:
+        words |= {w for w in re.findall(r"[a-z0-9]+", authority.lower()) if w not in _GENERIC_NAME_WORDS}
+        initials = "".join(w[0] for w in re.findall(r"[A-Za-z]+", authority) if w.lower() not in ("of", "and", "the"))
+        if len(initials) >= 3:
+            words.add(initials.lower())
+    kept = [token for token in re.split(r"(\W+)", question) if token.lower() not in words]
+    return re.sub(r"\s+", " ", "".join(kept)).strip()

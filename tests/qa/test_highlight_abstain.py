@@ -58,3 +58,8 @@ def test_an_authority_far_below_the_best_does_not_address_the_question():
 def test_no_authority_addresses_an_off_topic_question():
     off_topic = signals(dense_top=0.2, coverage=0.0)
     assert not addresses_question(signals(), off_topic, best=0.95)
+
+
+def test_a_lead_in_is_not_the_highlight():
+    text = "As a councillor:\nI do not disclose information given to me in confidence."
+    assert best_sentence(text, {"as": 5.0, "councillor": 5.0, "disclose": 1.0}, simple_tokens).startswith("I do not")

@@ -45,3 +45,13 @@ def test_custom_groups():
     groups = (SynonymGroup("parish clerk", ("clerk", "secretary", "proper officer")),)
     assert interpret("Ask the clerk", groups).expansions == ["secretary"]
     assert interpret("Ask the proper officer", groups).expansions == ["clerk", "secretary"]
+
+
+def test_named_authorities_and_their_removal():
+    from qa.vocabulary import named_authorities, without_authority_names
+    authorities = ["Carlisle City Council", "Local Government Association", "Newton Abbot Town Council"]
+    assert named_authorities("Who is the Monitoring Officer at Carlisle?", authorities) == ["Carlisle City Council"]
+    assert named_authorities("What does the LGA code say?", authorities) == ["Local Government Association"]
+    assert named_authorities("Is Newton on the list?", authorities) == []
+    assert without_authority_names("Who is the Monitoring Officer at Carlisle?", ["Carlisle City Council"]) == \
+        "Who is the Monitoring Officer at ?"
