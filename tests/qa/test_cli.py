@@ -1,0 +1,93 @@
+"""The command line over the tiny corpus, with the fake embedder."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from index.embed import FakeEmbedder
+from qa import cli
+from tests.tiny_corpus import write_corpus
+
+
+@pytest.fixture(autouse=True)
+def fake_model(monkeypatch):
+    import index.embed as embed
+    import qa.service as service
+
+    monkeypatch.setattr(embed, "load_embedder", lambda *a, **k: FakeEmbedder())
+    monkeypatch.setattr(service, "load_embedder", lambda *a, **k: FakeEmbedder())
+
+
+@pytest.fixture
+def index_dir(tmp_path, capsys):
+    corpus = write_corpus(tmp_path / "corpus")
+    assert cli.main(["ingest", "-q", "--index", str(tmp_path / "index"), str(corpus)]) == 0
+    capsys.readouterr()
+    return tmp_path / "index"
+
+
+def test_help_lists_the_subcommands():
+    out = subprocess.run([sys.executable, "-m", "qa.cli", "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("ingest", "passages", "ask", "compare", "eval", "bench"):
+        assert command in out
+
+
+def test_ingest_reports_each_document(tmp_path, capsys):
+    corpus = write_corpus(tmp_path / "corpus")
+    assert cli.main(["ingest", "-q", "--index", str(tmp_path / "index"), str(corpus)]) == 0
+    out = capsys.readouterr().out
+    assert "ashford-protocol.txt" in out and "Index saved" in out
+    assert cli.main(["ingest", "-q", "--index", str(tmp_path / "index"), str(corpus)]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_ingest_exit_1_when_a_file_is_skipped(tmp_path, capsys):
+    corpus = write_corpus(tmp_path / "corpus")
+    (corpus / "noise.txt").write_bytes(bytes(range(256)) * 40)
+    assert cli.main(["ingest", "-q", "--index", str(tmp_path / "index"), str(corpus)]) == 1
+    assert "skipped" in capsys.readouterr().out
+
+
+def test_ingest_usage_error_names_the_path(tmp_path, capsys):
+    assert cli.main(["ingest", "--index", str(tmp_path / "index"), str(tmp_path / "missing")]) == 2
+    assert "missing" in capsys.readouterr().err
+
+
+def test_ask_json_contract(index_dir, capsys):
+    assert cli.main(["ask", "Must members register gifts?", "--json", "--index", str(index_dir)]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["answered"] and answer["results"][0]["authority"]
+    assert {"rank", "score", "id", "clause", "pages", "highlight"} <= set(answer["results"][0])
+
+
+def test_ask_reads_questions_from_standard_input(index_dir, capsys, monkeypatch):
+    import io
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Must members register gifts?\n\nWho issues press releases?\n"))
+    assert cli.main(["ask", "-", "--json", "--index", str(index_dir)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [json.loads(line)["question"] for line in lines] == ["Must members register gifts?",
+                                                              "Who issues press releases?"]
+
+
+def test_compare_json_and_exports(index_dir, capsys):
+    assert cli.main(["compare", "Must gifts be registered within 28 days?", "--json", "--index", str(index_dir)]) == 0
+    comparison = json.loads(capsys.readouterr().out)
+    assert comparison["authorities"][0]["kind"] == "model_code"
+    assert cli.main(["compare", "Must gifts be registered within 28 days?", "--format", "csv",
+                     "--index", str(index_dir)]) == 0
+    assert capsys.readouterr().out.startswith("question,authority,")
+
+
+def test_passages_json_has_the_design_fields(index_dir, capsys):
+    assert cli.main(["passages", "--json", "--authority", "Ashford Test Council", "--index", str(index_dir)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows and {r["authority"] for r in rows} == {"Ashford Test Council"}
+    assert set(rows[0]) == {"id", "authority", "document", "kind", "status", "date", "attribution", "note",
+                            "source", "section", "clause", "pages", "start", "end", "text"}
+
+
+def test_missing_index_is_a_clear_error(tmp_path, capsys):
+    assert cli.main(["ask", "anything", "--index", str(tmp_path / "nothing")]) == 3
+    assert "protocol-qa ingest" in capsys.readouterr().err
