@@ -271,12 +271,7 @@ def show_authority_entry(entry) -> None:
 
 
 def passage_position(answerer, passage_id: str) -> int | None:
-    if not passage_id:
-        return None
-    for position, passage in enumerate(answerer.index.passages):
-        if passage.id == passage_id:
-            return position
-    return None
+    return answerer.index.position_of(passage_id) if passage_id else None
 
 
 def show_equivalents(answerer, state: AppState) -> None:
