@@ -38,10 +38,12 @@ def read_document(path: Path, data: bytes, limits: Limits, deadline: float) -> R
     if suffix == ".pdf":
         return read_pdf(data, limits, deadline)
     if suffix == ".docx":
-        return read_docx(data)
+        return read_docx(data, limits)
     if suffix in HTML_SUFFIXES:
         return read_html(data)
     if suffix in TEXT_SUFFIXES:
+        if data.startswith(b"%PDF-"):  # its text would be PDF syntax; some PDFs have no binary bytes
+            raise SkipFile(f"a PDF file with a {suffix} name; rename it to .pdf and ingest again")
         return RawDocument([decode_text(data)], paged=False)
     if suffix == ".doc":
         raise SkipFile("unsupported format: old Word .doc file; save it as .docx and ingest again")
@@ -165,13 +167,23 @@ def _short(exc: BaseException) -> str:
 # --- Word -----------------------------------------------------------------------
 
 
-def read_docx(data: bytes) -> RawDocument:
+def read_docx(data: bytes, limits: Limits = Limits()) -> RawDocument:
     """Paragraphs and tables in body order; list paragraphs get a bullet marker
-    because Word's automatic numbering is not part of the paragraph text."""
+    because Word's automatic numbering is not part of the paragraph text.
+
+    A file whose parts unzip to more than ``limits.max_expanded_mb`` is skipped
+    before anything is unpacked (zipfile never reads past a part's stated size)."""
     import docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    try:
+        expanded = sum(item.file_size for item in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    except Exception:  # not a zip at all: python-docx below gives the reason
+        expanded = 0
+    if expanded > limits.max_expanded_mb * 1024 * 1024:
+        raise SkipFile(f"Word file unpacks to {expanded / 2**20:,.0f} MB, more than the {limits.max_expanded_mb:g} MB "
+                       "limit (set Limits.max_expanded_mb to raise it)")
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError, Exception) as exc:
@@ -213,10 +225,47 @@ _BLOCK_TAGS = {
 }
 
 
+def _visible_text(root) -> str:
+    """The text of ``root`` with a line break around each block element, a tab after each
+    table cell and "- " before each list item.
+
+    One pass with an explicit stack: no recursion (deeply nested pages) and no
+    insertions into the tree (each costs a scan of the parent's children, which
+    made a page of many paragraphs quadratic).
+    """
+    from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction
+
+    hidden = (Comment, Declaration, Doctype, ProcessingInstruction)
+    parts: list[str] = []
+    stack = [(root, False)]
+    while stack:
+        node, closing = stack.pop()
+        if isinstance(node, NavigableString):
+            if isinstance(node, hidden):
+                continue
+            text = str(node)
+            if node.parent is not None and node.parent.name != "pre" and ("\n" in text or "\t" in text):
+                text = text.replace("\n", " ").replace("\t", " ")
+            parts.append(text)
+        elif closing:
+            if node.name in ("td", "th"):
+                parts.append("\t")
+            if node.name in _BLOCK_TAGS:
+                parts.append("\n")
+        else:
+            if node.name in _BLOCK_TAGS:
+                parts.append("\n")
+            if node.name == "li":
+                parts.append("- ")
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(node.contents))
+    return "".join(parts)
+
+
 def read_html(data: bytes) -> RawDocument:
     """Visible text of an HTML page; scripts, styles and templates are dropped and
     nothing is executed. Block elements become lines, table rows tab-separated cells."""
-    from bs4 import BeautifulSoup, NavigableString
+    from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(data, "lxml")
     for tag in soup(["script", "style", "noscript", "template", "iframe", "object", "svg", "head"]):
@@ -226,17 +275,7 @@ def read_html(data: bytes) -> RawDocument:
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     if soup.head:
         soup.head.decompose()
-    for node in list(soup.find_all(string=True)):
-        if node.parent is not None and node.parent.name != "pre" and ("\n" in node or "\t" in node):
-            node.replace_with(NavigableString(" ".join(node.split(" ")).replace("\n", " ").replace("\t", " ")))
-    for cell in soup.find_all(["td", "th"]):
-        cell.append(NavigableString("\t"))
-    for item in soup.find_all("li"):
-        item.insert(0, NavigableString("- "))
-    for tag in soup.find_all(_BLOCK_TAGS):
-        tag.insert_before(NavigableString("\n"))
-        tag.insert_after(NavigableString("\n"))
-    text = soup.get_text()
+    text = _visible_text(soup)
     lines = []
     for line in text.split("\n"):
         cells = [" ".join(c.split()) for c in line.split("\t")]

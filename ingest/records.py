@@ -13,16 +13,19 @@ class Limits:
     """Bounds on one file's ingestion; the defaults are far above any council document.
 
     ``timeout_s`` is best effort: it is checked between pages and stages, so one
-    pathological page can overrun it a little.
+    pathological page can overrun it a little. ``max_expanded_mb`` bounds a Word
+    file's unzipped size, read from its zip directory before anything is
+    unpacked: a small .docx can otherwise expand to gigabytes (a "zip bomb").
     """
 
     max_file_mb: float = 50.0
     max_pages: int = 2000
     max_passage_chars: int = 3000
     timeout_s: float = 120.0
+    max_expanded_mb: float = 200.0
 
     def __post_init__(self) -> None:
-        for name in ("max_file_mb", "max_pages", "max_passage_chars", "timeout_s"):
+        for name in ("max_file_mb", "max_pages", "max_passage_chars", "timeout_s", "max_expanded_mb"):
             value = getattr(self, name)
             if not value or value <= 0:
                 raise ValueError(f"Limits.{name} must be positive, got {value!r}")
