@@ -186,24 +186,27 @@ def load_embedder(backend: str | Backend = Backend.AUTO, *, model_dir: Path | No
 
     ``"torch"``
         sentence-transformers on PyTorch, float32: the reference.
-        MEASURED_TORCH
+        123 passages/s; a single question 8 ms (p50).
     ``"torch-bf16"``
         the same under bfloat16 autocast. Several times faster on CPUs with AMX
         or AVX512-BF16, slower on others. Same fingerprint as ``"torch"``.
-        MEASURED_TORCH_BF16
+        292 passages/s (2.4x); cosine 0.99999, top-5 neighbours identical;
+        a single question 13 ms (autocast overhead).
     ``"onnx"``
         exported to ONNX locally on first use (a few seconds, cached in
         ``cache_dir``, default ``~/.cache/protocol-qa/models``) and run on ONNX
         Runtime with fused attention kernels. Same vectors and fingerprint as
         ``"torch"``. Needs ``onnxruntime``.
-        MEASURED_ONNX
+        100-105 passages/s (no faster than PyTorch here); cosine 1.00000;
+        a single question 3 ms, and it degrades far less than PyTorch when
+        other processes share the cores.
     ``"onnx-int8"``
         the ONNX model with int8 weights (dynamic quantisation, per channel).
         Fastest without bfloat16 hardware, but vectors move (mean cosine
         0.992, top-5 neighbours of the dev questions overlap ~88%), so it has
         its own fingerprint: an index built with it is refused by the others
         and the other way round. Needs ``onnxruntime`` and ``onnx``.
-        MEASURED_ONNX_INT8
+        206-233 passages/s (1.7-1.9x); a single question 1.4 ms.
     ``"auto"`` (default)
         the fastest backend whose vectors are interchangeable with the
         reference (mean cosine > 0.999, same fingerprint): ``"torch-bf16"``
