@@ -7,7 +7,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -227,9 +227,17 @@ class Answerer:
         return convex_fusion(lexical, dense, dense_weight=self.dense_weight,
                              lexical_scale=lexical_scale if self.theoretical_scale else None)
 
-    def ranked(self, query: Query, allowed: np.ndarray | None = None,
-               candidates: int = CANDIDATES) -> tuple[list[tuple[int, float]], dict[int, float], dict[int, float]]:
+    def ranked(self, query: Query, allowed: np.ndarray | None = None, candidates: int = CANDIDATES,
+               adjust_dense: Callable[[dict[int, float]], dict[int, float]] | None = None,
+               ) -> tuple[list[tuple[int, float]], dict[int, float], dict[int, float]]:
+        """Fused ranking of the candidates, best first, with each retriever's scores.
+
+        ``adjust_dense`` may revise the dense scores before fusion (comparison
+        lends a clause's score to other councils' copies of it).
+        """
         lexical, dense = self.retrieve(query, allowed, candidates)
+        if adjust_dense is not None:
+            dense = adjust_dense(dense)
         fused = self.fuse(lexical, dense, self.lexical_ceiling(query))
         order = rank_positions(fused)
         if self.per_group:

@@ -7,10 +7,14 @@ import io
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from index.lexical import tokenize
+
+from .ranking import lend_to_copies
 from .abstain import AbstentionSignals, addresses_question, evidence
 from .answer import Answerer, Result, clean_question
 
 MAX_PER_AUTHORITY = 3
+LENDERS = 1  # measured: lending from more clauses spread a wrong best clause to silent councils
 
 
 @dataclass(frozen=True)
@@ -73,10 +77,22 @@ def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | N
     # The question as a whole: if the corpus does not address it, nobody does.
     ranked, lexical, dense = answerer.ranked(query)
     overall = answerer.signals(query, lexical, dense, ranked)
+    # The best clauses anywhere lend their score to other councils' copies of them.
+    lenders = {position: dense[position] for position, _ in ranked[:LENDERS]}
+    words: dict[int, set[str]] = {}
+
+    def words_of(position: int) -> set[str]:
+        if position not in words:
+            words[position] = set(tokenize(answerer.index.passages[position].text))
+        return words[position]
+
+    def adjust(a_dense: dict[int, float]) -> dict[int, float]:
+        return lend_to_copies(a_dense, words_of, lenders)
+
     per_authority_runs = []
     for name, title, kind in order:
         allowed = answerer.index.mask(authorities=[name])
-        a_ranked, a_lexical, a_dense = answerer.ranked(query, allowed, candidates=30)
+        a_ranked, a_lexical, a_dense = answerer.ranked(query, allowed, candidates=30, adjust_dense=adjust)
         signals = answerer.signals(query, a_lexical, a_dense, a_ranked)
         per_authority_runs.append((name, title, kind, a_ranked, a_lexical, a_dense, signals))
     best = max((evidence(run[-1], answerer.policy) for run in per_authority_runs), default=0.0)

@@ -107,3 +107,39 @@ def diversify(ranked: Sequence[int], group_of, per_group: int = 1) -> list[int]:
         (kept if count < per_group else deferred).append(position)
         seen[group] = count + 1
     return kept + deferred
+
+
+def shared_clause(a: set[str], b: set[str], *, min_overlap: float = 0.8, min_length_ratio: float = 0.5) -> bool:
+    """Whether two clauses' word sets are copies of one clause.
+
+    Many protocols descend from one national model and share clauses word for
+    word, differing in a name, a number or a trailing sentence: the smaller
+    word set must lie mostly (``min_overlap``) inside the larger, and the two be
+    of comparable size (``min_length_ratio``). Embedding similarity cannot tell
+    this: section headings and formatting move copies' vectors apart (measured
+    cosines of 0.71 to 0.96 between copies of the same clause).
+    """
+    if not a or not b:
+        return False
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    if len(small) / len(large) < min_length_ratio:
+        return False
+    return len(small & large) / len(small) >= min_overlap
+
+
+def lend_to_copies(scores: Mapping[int, float], words_of, lenders: Mapping[int, float]) -> dict[int, float]:
+    """Raise each candidate's score to the best score of any lender that is a copy of it.
+
+    ``lenders`` are passages (with their scores) found anywhere in the corpus;
+    ``words_of(position)`` gives a passage's word set. A council whose copy of
+    a shared clause happens to embed further from the question than another
+    council's copy is judged on the clause, not on its formatting.
+    """
+    lender_words = {position: words_of(position) for position in lenders}
+    out = dict(scores)
+    for position, score in scores.items():
+        words = words_of(position)
+        for lender, lent in lender_words.items():
+            if lenders[lender] > out[position] and shared_clause(words, lent):
+                out[position] = lenders[lender]
+    return out

@@ -42,3 +42,21 @@ def test_convex_fusion_rejects_bad_weight(weight):
 
 def test_rank_positions_breaks_ties_by_position():
     assert rank_positions({5: 1.0, 2: 1.0, 9: 2.0}) == [9, 2, 5]
+
+
+def test_shared_clause_tells_copies_from_neighbours():
+    from qa.ranking import shared_clause
+    a = set("members must not instruct officers other than through the formal process".split())
+    b = a | {"council"}
+    c = set("officers may leave a party group meeting at any time".split())
+    assert shared_clause(a, b)
+    assert not shared_clause(a, c)
+    assert not shared_clause(a, set())
+    assert not shared_clause({"members"}, a)  # a fragment is not a copy
+
+
+def test_lend_to_copies_raises_only_copies():
+    from qa.ranking import lend_to_copies
+    words = {1: {"a", "b", "c", "d"}, 2: {"a", "b", "c", "d", "e"}, 3: {"x", "y", "z", "w"}}
+    lent = lend_to_copies({2: 0.4, 3: 0.3}, words.__getitem__, {1: 0.7})
+    assert lent == {2: 0.7, 3: 0.3}
