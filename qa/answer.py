@@ -78,6 +78,7 @@ class Query:
 
     text: str
     interpretation: Interpretation
+    lexical_text: str
     weights: dict[str, float]
     vector: np.ndarray = field(repr=False)
 
@@ -160,14 +161,17 @@ class Answerer:
         self.policy = policy
 
     # -- preparing ---------------------------------------------------------
-    def prepare(self, question: str) -> Query:
-        interpretation = interpret(question)
+    def prepare(self, question: str, lexical_text: str | None = None) -> Query:
+        """Interpret and encode a question. ``lexical_text``, when given, is
+        the wording used for the lexical query instead of the question."""
+        interpretation = interpret(lexical_text or question)
         lex = self.index.lexical
         n = max(lex.n_docs, 1)
-        weights = query_weights(question, interpretation, self.expansion_weight,
+        weights = query_weights(lexical_text or question, interpretation, self.expansion_weight,
                                 share_of=lambda token: lex.df(token) / n)
         vector = self.embedder.encode([question])[0]
-        return Query(text=question, interpretation=interpretation, weights=weights, vector=vector)
+        return Query(text=question, interpretation=interpretation, lexical_text=lexical_text or question,
+                     weights=weights, vector=vector)
 
     def signals(self, query: Query, lexical: dict[int, float], dense: dict[int, float],
                 ranked: Sequence[tuple[int, float]] = ()) -> AbstentionSignals:
@@ -178,7 +182,7 @@ class Answerer:
         top_tokens = [set(tokenize(self.index.passages[p].retrieval_text)) for p, _ in list(ranked)[:3]]
         alternatives = _alternative_tokens(query.interpretation)
         terms = []
-        for term in dict.fromkeys(tokenize(query.text)):
+        for term in dict.fromkeys(tokenize(query.lexical_text)):
             df = lex.df(term)
             if df / n >= self.policy.specific_share:
                 continue  # "council", "member": in every other clause, they say nothing about the topic
@@ -280,9 +284,9 @@ class Answerer:
         named = [] if authorities else named_authorities(text, self.index.authorities)
         if named:
             # A question that names a council ("... at Carlisle?") is about that council only,
-            # and its name need not be matched in the clauses.
+            # and its name need not be matched word for word in the clauses.
             authorities = named
-            query = self.prepare(without_authority_names(text, named) or text)
+            query = self.prepare(text, lexical_text=without_authority_names(text, named) or text)
         else:
             query = self.prepare(text)
         notes = list(query.interpretation.notes)

@@ -456,9 +456,11 @@ def run_bench(passages: int, settings: Settings, plot: str | Path | None = None,
         gc.collect()
         log.info("built %d passages in %.1f s, saved in %.1f s", passages, build_s, save_s)
 
+        log.info("measuring ours")
         ours = _in_child(_ours_worker, str(index_dir), embedder_spec, asked, compare_questions,
                          throughput_questions, compare_authorities, isolate=isolate)
         ours.update(build_s=round(build_s, 2), disk_mb=disk_mb, save_s=round(save_s, 2), build_stages=stages)
+        log.info("measuring the baseline")
         baseline = _in_child(_baseline_worker, str(version), str(work_dir), embedder_spec, base_asked,
                              base_compare, base_throughput, compare_authorities, isolate=isolate)
     finally:
@@ -474,6 +476,7 @@ def run_bench(passages: int, settings: Settings, plot: str | Path | None = None,
     result = {"json": design, "table": format_table(design, details), "details": details}
     if plot:
         results_file = Path(plot).with_suffix(".jsonl")
+        results_file.parent.mkdir(parents=True, exist_ok=True)
         with open(results_file, "a", encoding="utf-8") as handle:
             handle.write(json.dumps({**design, "details": details}) + "\n")
         draw_plot(results_file, Path(plot))
