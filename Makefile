@@ -6,8 +6,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PORT ?= 8501
-ADDRESS ?= localhost
+PROTOCOL_QA_PORT ?= 8501
+PROTOCOL_QA_ADDRESS ?= localhost
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -29,7 +29,7 @@ index: install
 	$(BIN)/protocol-qa ingest corpus
 
 run: index
-	$(BIN)/streamlit run app.py --server.address $(ADDRESS) --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	$(BIN)/streamlit run app.py --server.address $(PROTOCOL_QA_ADDRESS) --server.port $(PROTOCOL_QA_PORT) --server.headless true --browser.gatherUsageStats false
 
 # The browser test needs Debian's chromium; install it when missing.
 browser:

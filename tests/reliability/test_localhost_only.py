@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run_command(**make_vars: str) -> list[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("ADDRESS", "PORT", "MAKEFLAGS")}
+    env = {k: v for k, v in os.environ.items() if k not in ("PROTOCOL_QA_ADDRESS", "PROTOCOL_QA_PORT", "MAKEFLAGS")}
     dry = subprocess.run(["make", "-n", "run", *(f"{k}={v}" for k, v in make_vars.items())], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=60)
     assert dry.returncode == 0, dry.stderr
@@ -39,7 +39,7 @@ def test_make_run_passes_localhost_by_default():
 
 
 def test_make_run_address_is_an_explicit_choice():
-    args = _run_command(ADDRESS="0.0.0.0")
+    args = _run_command(PROTOCOL_QA_ADDRESS="0.0.0.0")
     assert args[args.index("--server.address") + 1] == "0.0.0.0"
 
 
