@@ -268,11 +268,38 @@ class HybridIndex:
         for column, wanted in enumerate((authorities, kinds, statuses)):
             if wanted is None:
                 continue
-            names = self._facets[FACETS[column]]
-            codes = [names.index(value) for value in set(wanted) if value in names]
-            selected = np.isin(self._facet_codes[:, column], codes)
+            code_of = self._facet_lookup(column)
+            codes = sorted({code_of[value] for value in set(wanted) if value in code_of})
+            order, bounds = self._facet_groups(column)
+            # Set only the rows of the wanted values (one authority: ~100 rows of a
+            # million) instead of comparing every row's code (np.isin, ms at 1M).
+            selected = np.zeros(len(self._facet_codes), dtype=bool)
+            for code in codes:
+                selected[order[bounds[code]:bounds[code + 1]]] = True
             mask = selected if mask is None else mask & selected
         return mask
+
+    def _facet_lookup(self, column: int) -> dict[str, int]:
+        """Value -> code of facet ``column``, built once (a list's ``index`` is O(values))."""
+        cache = self.__dict__.setdefault("_facet_lookups", {})
+        lookup = cache.get(column)
+        if lookup is None:
+            lookup = cache[column] = {value: code for code, value in enumerate(self._facets[FACETS[column]])}
+        return lookup
+
+    def _facet_groups(self, column: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows sorted by their code in ``column`` and where each code's rows start, built once.
+
+        Built lazily and idempotently: two threads racing here build equal arrays.
+        """
+        cache = self.__dict__.setdefault("_facet_group_cache", {})
+        groups = cache.get(column)
+        if groups is None:
+            codes = np.asarray(self._facet_codes[:, column])
+            order = np.argsort(codes, kind="stable")
+            bounds = np.searchsorted(codes[order], np.arange(len(self._facets[FACETS[column]]) + 1))
+            groups = cache[column] = (order, bounds)
+        return groups
 
     def facet_values(self, facet: str) -> list[str]:
         """The distinct values of ``facet`` ("authority", "kind" or "status"), sorted."""

@@ -218,3 +218,19 @@ def test_cache_skips_unreadable_segment(tiny_corpus, fake_embedder, tmp_path):
     assert len(EmbeddingCache(tmp_path, fake_embedder.fingerprint, fake_embedder.dim)) == len(passages)
     assert cache.compact(keys[:2])
     assert len(EmbeddingCache(tmp_path, fake_embedder.fingerprint, fake_embedder.dim)) == 2
+
+
+@pytest.mark.parametrize("authorities, kinds, statuses", [
+    (["Beta Town Council"], None, None),
+    (["Alpha Borough Council", "Local Government Association", "Nowhere"], None, None),
+    ([], None, None),
+    (None, ["protocol", "model_code"], ["adopted", "model"]),
+    (["Beta Town Council"], ["code_of_conduct"], None),
+    (None, None, ["superseded"]),
+])
+def test_mask_equals_a_row_by_row_reference(built, authorities, kinds, statuses):
+    """The grouped-rows mask (no O(N) code comparison) selects exactly the rows that match."""
+    expected = np.array([(authorities is None or p.authority in authorities) and (kinds is None or p.kind in kinds)
+                         and (statuses is None or p.status in statuses) for p in built.passages])
+    for _ in range(2):  # first call builds the groups, the second reuses them
+        np.testing.assert_array_equal(built.mask(authorities=authorities, kinds=kinds, statuses=statuses), expected)
