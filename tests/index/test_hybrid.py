@@ -234,3 +234,28 @@ def test_mask_equals_a_row_by_row_reference(built, authorities, kinds, statuses)
                          and (statuses is None or p.status in statuses) for p in built.passages])
     for _ in range(2):  # first call builds the groups, the second reuses them
         np.testing.assert_array_equal(built.mask(authorities=authorities, kinds=kinds, statuses=statuses), expected)
+
+
+def test_corpus_fingerprint_equals_the_canonical_json_definition(tiny_corpus):
+    """The fast fingerprint hashes exactly json.dumps(passage.to_dict(), sort_keys=True) per passage."""
+    import dataclasses
+    import hashlib
+
+    from index.hybrid import corpus_fingerprint
+
+    passages, documents = tiny_corpus
+    passages = passages + [dataclasses.replace(passages[0], id="paged", pages=(3, 4), text="Çà et là \"quoted\"")]
+
+    def reference(passages, documents):
+        digest = hashlib.sha256()
+        for passage in passages:
+            digest.update(json.dumps(passage.to_dict(), sort_keys=True, ensure_ascii=False).encode("utf-8"))
+            digest.update(b"\n")
+        digest.update(b"\x1e")
+        for document in documents:
+            digest.update(json.dumps(document, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
+            digest.update(b"\n")
+        return digest.hexdigest()[:32]
+
+    assert corpus_fingerprint(passages, documents) == reference(passages, documents)
+    assert corpus_fingerprint([], []) == reference([], [])
