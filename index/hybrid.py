@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 # Corpora larger than this are decoded from disk on access rather than all at load.
 LAZY_ABOVE = 100_000
 FACETS = ("authority", "kind", "status")
+# Key in facets.json of the per-authority summary (see HybridIndex.authority_documents).
+AUTHORITY_DOCUMENTS = "authority_documents"
 ENCODE_CHUNK = 256
 
 
@@ -218,6 +220,7 @@ class HybridIndex:
         dense = DenseIndex.build(embeddings, approximate_above=approximate_above)
         stats.seconds["dense"] = time.perf_counter() - start
         facets, codes = _facet_codes(passages)
+        facets[AUTHORITY_DOCUMENTS] = _authority_documents(passages)
         metadata = {
             "model": {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": int(embedder.dim)},
             "corpus_fingerprint": corpus_fingerprint(passages, documents),
@@ -307,6 +310,20 @@ class HybridIndex:
             bounds = np.searchsorted(codes[order], np.arange(len(self._facets[FACETS[column]]) + 1))
             groups = cache[column] = (order, bounds)
         return groups
+
+    def authority_documents(self) -> list[tuple[str, tuple[str, ...], str]]:
+        """(authority, its document titles, kind) per authority, in index order.
+
+        Titles are each authority's distinct ``Passage.document`` values in row
+        order; kind is ``"model_code"`` when any of its passages is a model
+        code, else its first passage's kind. Stored with the index at build, so
+        no passage is decoded: scanning a million lazily decoded passages costs
+        tens of seconds. An index saved before this was stored computes it once.
+        """
+        summary = self._facets.get(AUTHORITY_DOCUMENTS)
+        if summary is None:
+            summary = self._facets[AUTHORITY_DOCUMENTS] = _authority_documents(self.passages)
+        return [(authority, tuple(titles), kind) for authority, titles, kind in summary]
 
     def facet_values(self, facet: str) -> list[str]:
         """The distinct values of ``facet`` ("authority", "kind" or "status"), sorted."""
@@ -402,6 +419,19 @@ class HybridIndex:
         index = cls(passages, documents, lexical, dense, embeddings, facets, codes, metadata)
         index.directory = version_dir
         return index
+
+
+def _authority_documents(passages: Iterable[Passage]) -> list[list]:
+    seen: dict[str, list] = {}
+    for passage in passages:
+        entry = seen.get(passage.authority)
+        if entry is None:
+            entry = seen[passage.authority] = [passage.authority, [], passage.kind]
+        if passage.document not in entry[1]:
+            entry[1].append(passage.document)
+        if passage.kind == "model_code":
+            entry[2] = "model_code"
+    return list(seen.values())
 
 
 def _facet_codes(passages: Sequence[Passage]) -> tuple[dict[str, list[str]], np.ndarray]:

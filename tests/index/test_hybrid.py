@@ -259,3 +259,30 @@ def test_corpus_fingerprint_equals_the_canonical_json_definition(tiny_corpus):
 
     assert corpus_fingerprint(passages, documents) == reference(passages, documents)
     assert corpus_fingerprint([], []) == reference([], [])
+
+
+def _authority_documents_by_scanning(passages):
+    """The reference: qa.compare.authority_order's scan over every passage."""
+    seen = {}
+    for passage in passages:
+        titles, kind = seen.setdefault(passage.authority, ([], passage.kind))
+        if passage.document not in titles:
+            titles.append(passage.document)
+        if passage.kind == "model_code":
+            seen[passage.authority] = (titles, "model_code")
+    return [(name, tuple(titles), kind) for name, (titles, kind) in seen.items()]
+
+
+def test_authority_documents_stored_and_equal_to_a_scan(built, tmp_path):
+    expected = _authority_documents_by_scanning(built.passages)
+    assert built.authority_documents() == expected
+    built.save(tmp_path / "idx")
+    loaded = HybridIndex.load(tmp_path / "idx")
+    assert loaded.authority_documents() == expected
+    # An index saved before the summary was stored computes it from its passages.
+    facets_file = loaded.directory / "facets.json"
+    facets = json.loads(facets_file.read_text())
+    del facets["authority_documents"]
+    older = HybridIndex(loaded.passages, loaded.documents, loaded.lexical, loaded.dense, loaded.embeddings,
+                        facets, loaded._facet_codes, loaded.metadata)
+    assert older.authority_documents() == expected
