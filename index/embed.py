@@ -105,8 +105,10 @@ class SentenceTransformerEmbedder:
         import torch
 
         # sentence-transformers already sorts each call's texts by length and
-        # pads per batch, so no re-ordering is needed here.
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bfloat16):
+        # pads per batch, so no re-ordering is needed here. A single text (a
+        # question) stays float32: autocast's casts cost more than they save
+        # there (13 ms against 8 ms per question).
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bfloat16 and len(texts) > 1):
             vectors = self._model.encode(
                 list(texts), batch_size=batch_size, show_progress_bar=progress,
                 convert_to_numpy=True, normalize_embeddings=True,
@@ -180,9 +182,15 @@ def load_embedder(backend: str | Backend = Backend.AUTO, *, model_dir: Path | No
     """The packaged all-MiniLM-L6-v2 on the chosen backend.
 
     Backends (passages/s encoding the 384 paragraphs of ``corpus/*.txt`` at
-    batch size 32 on the 2-core Xeon (Sapphire Rapids) development machine;
-    cosine = mean cosine of each vector to the PyTorch float32 one; see
-    :func:`measure_encoder`):
+    batch size 32 on the 2-core Xeon (AMX, AVX512-VNNI) development machine
+    when it was otherwise idle; cosine = mean cosine of each vector to the
+    PyTorch float32 one; see :func:`measure_encoder`). When other processes
+    share the two cores, PyTorch's OpenMP threads collapse to 20-35
+    passages/s (with or without bfloat16) while ONNX Runtime keeps
+    50-100 (int8) and 30-55 (float32), so ONNX int8 is then 2-3x PyTorch.
+    Batch size matters little: 16, 32 and 64 are within measurement noise.
+    Because ``"torch"``, ``"torch-bf16"`` and ``"onnx"`` share a fingerprint,
+    an index may be built with one and served with another.
 
     ``"torch"``
         sentence-transformers on PyTorch, float32: the reference.
@@ -190,8 +198,8 @@ def load_embedder(backend: str | Backend = Backend.AUTO, *, model_dir: Path | No
     ``"torch-bf16"``
         the same under bfloat16 autocast. Several times faster on CPUs with AMX
         or AVX512-BF16, slower on others. Same fingerprint as ``"torch"``.
-        292 passages/s (2.4x); cosine 0.99999, top-5 neighbours identical;
-        a single question 13 ms (autocast overhead).
+        292 passages/s (2.4x); cosine 0.99999, top-5 neighbours identical.
+        Single texts are encoded in float32 (8 ms), where autocast is slower.
     ``"onnx"``
         exported to ONNX locally on first use (a few seconds, cached in
         ``cache_dir``, default ``~/.cache/protocol-qa/models``) and run on ONNX
