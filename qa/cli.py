@@ -103,7 +103,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}. "
                          "Give documents or folders to ingest (default: corpus/).")
-    embedder = load_embedder(settings.encoder)
+    # Lazy: an up-to-date index is confirmed without loading the model.
+    embedder = load_embedder(settings.encoder, purpose="passages", lazy=True)
     report = update_index(paths, Path(settings.index_dir), embedder, progress=not args.quiet)
     print(report.summary())
     return EXIT_SKIPPED if report.skipped else EXIT_OK

@@ -20,7 +20,7 @@ def open_answerer(settings: Settings, *, embedder: Embedder | None = None) -> An
     Raises the index's own errors (not found, damaged, built by another model),
     whose messages say how to rebuild.
     """
-    embedder = embedder or load_embedder(settings.encoder)
+    embedder = embedder or load_embedder(settings.encoder, purpose="questions")
     index = HybridIndex.load(Path(settings.index_dir), expected_model_fingerprint=embedder.fingerprint)
     log.debug("loaded index %s with %d passages", settings.index_dir, len(index.passages))
     return Answerer(index, embedder)

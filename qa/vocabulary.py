@@ -100,32 +100,35 @@ def load_vocabulary(path: Path = DEFAULT_VOCABULARY) -> tuple[SynonymGroup, ...]
     return tuple(groups)
 
 
-def interpret(question: str, groups: tuple[SynonymGroup, ...] | None = None) -> Interpretation:
-    """Find the vocabulary names in ``question``, longest phrase first.
+@lru_cache(maxsize=8)
+def _name_pattern(groups: tuple[SynonymGroup, ...]) -> tuple[re.Pattern, dict[str, SynonymGroup]]:
+    """One compiled alternation of every name, longest first, and name -> group."""
+    group_of: dict[str, SynonymGroup] = {}
+    for group in groups:
+        for name in group.names:
+            group_of.setdefault(name, group)
+    names = sorted(group_of, key=lambda name: (-len(name), name))
+    pattern = re.compile(r"(?<=\s)(?:" + "|".join(re.escape(n) for n in names) + r")(?=\s)") if names else re.compile(r"(?!)")
+    return pattern, group_of
 
-    A word used by a longer matched phrase ("monitoring officer") is not matched
-    again by a shorter one ("officer"), so the interpretation stays precise.
+
+def interpret(question: str, groups: tuple[SynonymGroup, ...] | None = None) -> Interpretation:
+    """Find the vocabulary names in ``question``, reading left to right and
+    preferring the longest name at each place, so a word inside a longer
+    matched phrase ("officer" in "monitoring officer") is not matched again.
+    Each concept is reported once, in the order the question mentions it.
     """
     groups = load_vocabulary() if groups is None else groups
+    pattern, group_of = _name_pattern(groups)
     text = " " + re.sub(r"[^a-z0-9\-]+", " ", question.lower()) + " "
-    candidates = sorted(((name, group) for group in groups for name in group.names),
-                        key=lambda item: -len(item[0]))
-    taken = [False] * len(text)
     matched: list[tuple[str, SynonymGroup]] = []
     seen_groups: set[str] = set()
-    for name, group in candidates:
-        for hit in re.finditer(rf"(?<=\s){re.escape(name)}(?=\s)", text):
-            span = range(hit.start(), hit.end())
-            if any(taken[i] for i in span):
-                continue
-            for i in span:
-                taken[i] = True
-            if group.concept not in seen_groups:
-                seen_groups.add(group.concept)
-                matched.append((name, group))
-    matched.sort(key=lambda item: text.find(f" {item[0]} "))
+    for hit in pattern.finditer(text):
+        group = group_of[hit.group(0)]
+        if group.concept not in seen_groups:
+            seen_groups.add(group.concept)
+            matched.append((hit.group(0), group))
     return Interpretation(question=question, matched=tuple(matched))
-
 
 _GENERIC_NAME_WORDS = frozenset(
     "the of and council city borough town parish district county community metropolitan royal "

@@ -44,7 +44,7 @@ def test_unknown_backend_names_the_choices():
 
 
 def test_backend_names_are_the_documented_ones():
-    assert {b.value for b in Backend} == {"auto", "torch", "torch-bf16", "onnx", "onnx-int8"}
+    assert {b.value for b in Backend} == {"auto", "torch", "torch-bf16", "onnx", "onnx-int8", "fake"}
 
 
 def test_measure_encoder_reports_rates():
@@ -143,3 +143,34 @@ def test_onnx_export_is_cached_not_redone(onnx_cache):
     assert sorted(before) == ["model-fp32-v1.onnx", "model-int8-v1.onnx"]
     load_embedder("onnx-int8", cache_dir=onnx_cache)
     assert {p.name: p.stat().st_mtime_ns for p in onnx_cache.rglob("*.onnx")} == before
+
+
+def test_fake_backend_for_tests_and_quick_runs():
+    from index.embed import FakeEmbedder, load_embedder
+    assert isinstance(load_embedder("fake"), FakeEmbedder)
+
+
+def test_lazy_embedder_knows_its_fingerprint_without_loading():
+    from index.embed import LazyEmbedder, fingerprint_model_dir, load_embedder, packaged_model_dir
+    lazy = load_embedder("torch", purpose="passages", lazy=True)
+    assert isinstance(lazy, LazyEmbedder) and not lazy.loaded
+    assert lazy.fingerprint == fingerprint_model_dir(packaged_model_dir()) and lazy.dim == 384
+
+
+def test_lazy_embedder_loads_once_on_first_encode():
+    from index.embed import FakeEmbedder, LazyEmbedder
+    loads = []
+
+    def load():
+        loads.append(1)
+        return FakeEmbedder()
+
+    lazy = LazyEmbedder(load, name="fake", dim=64, fingerprint=FakeEmbedder.fingerprint)
+    lazy.encode(["a"]); lazy.encode(["b"])
+    assert loads == [1] and lazy.loaded
+
+
+def test_purpose_is_checked():
+    from index.embed import load_embedder
+    with pytest.raises(ValueError, match="purpose"):
+        load_embedder("fake", purpose="everything")
