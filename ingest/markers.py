@@ -100,7 +100,15 @@ def heading_like(text: str) -> bool:
         return False  # "Key Decision: No", "Ext: 7004" are labelled values
     if body.rstrip().endswith(("“", "\"")):
         return False
+    if _DATE_LINE.match(text):
+        return False  # "20 AUGUST 2018", "Adopted 13 February 2019": a date, not a subject
     return True
+
+
+_DATE_LINE = re.compile(
+    r"^(?:(?:adopted|approved|reviewed|dated|updated|revised)\s+(?:on\s+)?)?"
+    r"(?:\d{1,2}(?:st|nd|rd|th)?\s+)?(?:january|february|march|april|may|june|july|august|september|october|"
+    r"november|december)\s+\d{4}\.?$", re.IGNORECASE)
 
 
 def heading_continues(text: str) -> bool:

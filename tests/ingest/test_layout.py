@@ -239,3 +239,9 @@ def test_first_entry_after_a_lead_in_stays_with_its_item(external):
     tintern = external[TINTERN]
     assert passage(tintern, "5(j)", "In an election year, delivery by the Chairman")
     assert len([p for p in tintern.passages if p.clause == "5(i)"]) == 1
+
+
+@pytest.mark.parametrize("line", ["20 AUGUST 2018", "Adopted 13 February 2019", "May 2020"])
+def test_a_date_line_is_not_a_heading(line):
+    from ingest.markers import heading_like
+    assert not heading_like(line)
