@@ -303,10 +303,10 @@ class _Baseline:
         self.flat = faiss.IndexFlatIP(embeddings.shape[1])
         self.flat.add(embeddings)
         self.flat_s = time.perf_counter() - start
-        self.rows_of: dict[str, np.ndarray] = {}
-        authority = np.asarray([p.authority for p in passages])
-        for name in np.unique(authority):
-            self.rows_of[str(name)] = np.flatnonzero(authority == name)
+        rows_of: dict[str, list[int]] = {}
+        for row, passage in enumerate(passages):
+            rows_of.setdefault(passage.authority, []).append(row)
+        self.rows_of = {name: np.asarray(rows) for name, rows in rows_of.items()}
 
     def ask(self, embedder, question: str, k: int = 5, candidates: int = 100) -> list[Passage]:
         from qa.ranking import reciprocal_rank_fusion, rank_positions
