@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 QUESTION = "Can a councillor tell an officer to change the advice in their report?"
+COMPARE_QUESTION = "Can an officer leave a party group meeting part way through?"
 
 COUNCILS = ("Local Government Association", "Carlisle City Council", "Newton Abbot Town Council",
             "Unidentified council", "Wokingham Borough Council", "Watford Borough Council")
@@ -124,6 +125,11 @@ def test_ask_then_compare_in_a_real_browser(app_url):
             page.screenshot(path=str(ARTIFACTS / "browser-ask.png"), full_page=True)
 
             page.locator('[data-testid="stRadio"] label').filter(has_text="Compare").click()
+            compare_box = page.get_by_label("Question to compare across councils")
+            expect(compare_box).to_have_value(QUESTION, timeout=60_000)  # the question follows the user
+            # Party groups are a protocol matter the national model code does not cover.
+            compare_box.fill(COMPARE_QUESTION)
+            compare_box.press("Enter")
             expect(page.get_by_text("Not addressed in its documents.").first).to_be_visible(timeout=120_000)
             heads = page.locator(".pqa-head")
             wait_until(lambda: heads.count() >= 3, 30, "several councils")
