@@ -44,14 +44,7 @@ class Comparison:
 
 def authority_order(answerer: Answerer) -> list[tuple[str, str, str]]:
     """(authority, document titles, kind) per authority, model codes first, then by name."""
-    seen: dict[str, tuple[list[str], str]] = {}
-    for passage in answerer.index.passages:
-        titles, kind = seen.setdefault(passage.authority, ([], passage.kind))
-        if passage.document not in titles:
-            titles.append(passage.document)
-        if passage.kind == "model_code":
-            seen[passage.authority] = (titles, "model_code")
-    rows = [(name, "; ".join(titles), kind) for name, (titles, kind) in seen.items()]
+    rows = [(name, "; ".join(titles), kind) for name, titles, kind in answerer.index.authority_documents()]
     return sorted(rows, key=lambda row: (row[2] != "model_code", row[0].lower()))
 
 

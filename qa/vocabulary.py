@@ -135,26 +135,32 @@ _GENERIC_NAME_WORDS = frozenset(
     "unidentified association local government authority".split())
 
 
+@lru_cache(maxsize=4)
+def _authority_keys(authorities: tuple[str, ...]) -> tuple[tuple[str, frozenset[str], str], ...]:
+    """Per authority: its distinctive name words and its initials, computed once per
+    authority list (a national index has thousands of councils)."""
+    keys = []
+    for authority in authorities:
+        parts = re.findall(r"[a-z0-9]+", authority.lower())
+        distinctive = frozenset(w for w in parts if w not in _GENERIC_NAME_WORDS)
+        initials = "".join(w[0] for w in re.findall(r"[A-Za-z]+", authority)
+                           if w.lower() not in ("of", "and", "the")).upper()
+        keys.append((authority, distinctive, initials if len(initials) >= 3 else ""))
+    return tuple(keys)
+
+
 def named_authorities(question: str, authorities: list[str] | tuple[str, ...]) -> list[str]:
     """Authorities the question names: "Who is the Monitoring Officer at Carlisle?"
     names Carlisle City Council.
 
-    An authority is named by a distinctive word of its name (not "council",
-    "borough"...), all its distinctive words when it has several, or its
-    initials ("LGA") when they are at least three letters.
+    An authority is named by its distinctive words (not "council", "borough"...),
+    all of them when it has several, or by its initials ("LGA") when they are at
+    least three letters.
     """
     words = set(re.findall(r"[a-z0-9]+", question.lower()))
     raw_words = set(re.findall(r"[A-Za-z]+", question))
-    named = []
-    for authority in authorities:
-        parts = re.findall(r"[a-z0-9]+", authority.lower())
-        distinctive = [w for w in parts if w not in _GENERIC_NAME_WORDS]
-        initials = "".join(w[0] for w in re.findall(r"[A-Za-z]+", authority) if w.lower() not in ("of", "and", "the")).upper()
-        if distinctive and all(w in words for w in distinctive):
-            named.append(authority)
-        elif len(initials) >= 3 and initials in raw_words:
-            named.append(authority)
-    return named
+    return [authority for authority, distinctive, initials in _authority_keys(tuple(authorities))
+            if (distinctive and distinctive <= words) or (initials and initials in raw_words)]
 
 
 def without_authority_names(question: str, authorities: list[str]) -> str:
