@@ -17,6 +17,9 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 from urllib.parse import urlencode
 
+# One source for the allowed manifest values: the Passage record's.
+from ingest.passage import ATTRIBUTIONS, KINDS, STATUSES
+
 VIEWS = ("ask", "compare", "browse", "add")
 VIEW_LABELS = {"ask": "Ask", "compare": "Compare", "browse": "Browse", "add": "Add documents"}
 MAX_URL_QUESTION = 1000  # the answerer refuses longer questions anyway
@@ -229,9 +232,6 @@ def coverage_html(topics: Sequence[str], authorities: Sequence[str],
 # -- uploads -------------------------------------------------------------------------
 
 UPLOAD_SUFFIXES = (".pdf", ".docx", ".html", ".htm", ".txt", ".md")
-KINDS = ("protocol", "code_of_conduct", "model_code")
-STATUSES = ("adopted", "draft", "model", "unknown", "superseded")
-ATTRIBUTIONS = ("stated", "inferred", "unknown")
 MAX_NAME_CHARS = 120
 _DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
 
