@@ -45,7 +45,7 @@ from index.hybrid import HybridIndex, embed_with_cache
 from index.lexical import tokenize
 from ingest.passage import Passage, passage_id
 
-from .config import Settings
+from .config import PROJECT_ROOT, Settings
 
 __all__ = ["run_bench", "synthetic_corpus", "bench_questions", "percentiles", "draw_plot"]
 
@@ -56,7 +56,8 @@ THROUGHPUT_CLIENTS = 8
 # Above this many passages the baseline (seconds per question) answers only BASELINE_QUESTIONS.
 BASELINE_QUESTIONS_ABOVE = 50_000
 BASELINE_QUESTIONS = 12
-DEV_QUESTIONS = Path("/work/shared/eval/dev_questions.jsonl")
+# The shared development questions, in ../shared beside the project (fallback: index.benchmark.QUESTIONS).
+DEV_QUESTIONS = PROJECT_ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"
 EMBEDDING_NOISE = 0.05
 
 # Word swaps a synthetic council may make throughout its documents (its own house style).

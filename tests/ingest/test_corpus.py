@@ -11,7 +11,8 @@ from ingest import ingest_files
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
-EXTERNAL = Path("/work/shared/external")
+# ../shared beside the project root, as in every checkout and in CI.
+EXTERNAL = Path(__file__).resolve().parents[2].parent / "shared" / "external"
 
 CARLISLE = "carlisle-city-council-member-officer-protocol-2006-draft.txt"
 LGA = "lga-model-councillor-code-of-conduct-2020.txt"

@@ -15,7 +15,8 @@ from ingest import ingest_files
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
-EXTERNAL = Path("/work/shared/external")
+# ../shared beside the project root, as in every checkout and in CI.
+EXTERNAL = Path(__file__).resolve().parents[2].parent / "shared" / "external"
 HERTS = "hertingfordbury-parish-council-standing-orders-2019.pdf"
 TINTERN = "tintern-community-council-standing-orders-2018.pdf"
 
