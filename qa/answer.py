@@ -27,7 +27,6 @@ MAX_QUESTION_CHARS = 1000
 EXPANSION_WEIGHT = 0.5
 CANDIDATES = 100
 DENSE_WEIGHT = 0.6
-BM25_K1 = 1.5
 
 NOT_ADDRESSED = ("The documents do not appear to address this question. "
                  "Try rephrasing it with the words a protocol would use "
@@ -217,7 +216,7 @@ class Answerer:
         """The most BM25 could give a passage for this query (each term at its
         idf times k1 + 1), used to put lexical scores on an absolute 0..1 scale."""
         lex = self.index.lexical
-        return sum(lex.idf(t) * (BM25_K1 + 1) * w for t, w in query.weights.items() if lex.df(t))
+        return sum(lex.idf(t) * (lex.params.k1 + 1) * w for t, w in query.weights.items() if lex.df(t))
 
     def fuse(self, lexical: dict[int, float], dense: dict[int, float],
              lexical_scale: float | None = None) -> dict[int, float]:
