@@ -1,0 +1,50 @@
+"""Retrieval quality on the development questions with the real model: a
+regression guard at the figures measured and recorded in the README."""
+
+from pathlib import Path
+
+import pytest
+
+from index.embed import load_embedder
+from index.hybrid import HybridIndex
+from index.update import update_index
+from qa.answer import Answerer
+from qa.compare import compare
+from qa.evaluate import load_questions, score_answers, score_comparisons
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV = ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"
+OWN = ROOT / "eval" / "questions.jsonl"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def real_answerer(tmp_path_factory):
+    index_dir = tmp_path_factory.mktemp("quality") / "index"
+    update_index([ROOT / "corpus"], index_dir, load_embedder("auto", purpose="passages"))
+    embedder = load_embedder("auto", purpose="questions")
+    return Answerer(HybridIndex.load(index_dir, expected_model_fingerprint=embedder.fingerprint), embedder)
+
+
+def answers(answerer, questions):
+    return [answerer.ask(q.question, top_k=10).to_dict() for q in questions]
+
+
+@pytest.mark.skipif(not DEV.exists(), reason="../shared/eval is not beside the project")
+def test_development_questions(real_answerer):
+    questions = load_questions(DEV)
+    scores = score_answers(questions, answers(real_answerer, questions))
+    assert scores.success_at_5 >= 0.9, scores.misses
+    assert scores.mrr_at_10 >= 0.74, scores.misses
+    assert scores.abstention_accuracy == 1.0, scores.misses
+    assert scores.false_abstention <= 1 / 23, scores.misses
+    comparisons = score_comparisons(questions, [compare(real_answerer, q.question).to_dict() for q in questions])
+    assert comparisons.coverage >= 0.85 and comparisons.false_coverage <= 0.2, comparisons.misses
+
+
+def test_own_questions(real_answerer):
+    questions = load_questions(OWN)
+    scores = score_answers(questions, answers(real_answerer, questions))
+    assert scores.abstention_accuracy == 1.0, scores.misses
+    assert scores.success_at_5 >= 0.75, scores.misses
