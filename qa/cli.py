@@ -103,9 +103,14 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}. "
                          "Give documents or folders to ingest (default: corpus/).")
+    from ingest import ManifestError
+
     # Lazy: an up-to-date index is confirmed without loading the model.
     embedder = load_embedder(settings.encoder, purpose="passages", lazy=True)
-    report = update_index(paths, Path(settings.index_dir), embedder, progress=not args.quiet)
+    try:
+        report = update_index(paths, Path(settings.index_dir), embedder, progress=not args.quiet)
+    except ManifestError as exc:
+        raise UsageError(f"{exc} (nothing was changed in the index)") from exc
     print(report.summary())
     return EXIT_SKIPPED if report.skipped else EXIT_OK
 

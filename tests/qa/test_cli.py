@@ -1,6 +1,7 @@
 """The command line over the tiny corpus, with the fake embedder."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -91,3 +92,12 @@ def test_passages_json_has_the_design_fields(index_dir, capsys):
 def test_missing_index_is_a_clear_error(tmp_path, capsys):
     assert cli.main(["ask", "anything", "--index", str(tmp_path / "nothing")]) == 3
     assert "protocol-qa ingest" in capsys.readouterr().err
+
+
+def test_ingest_bad_manifest_is_a_usage_error_naming_the_line(tmp_path, capsys):
+    corpus = write_corpus(tmp_path / "corpus")
+    manifest = corpus / "manifest.toml"
+    manifest.write_text(manifest.read_text().replace('kind = "protocol"', 'kind = "pamphlet"', 1))
+    assert cli.main(["ingest", "-q", "--index", str(tmp_path / "index"), str(corpus)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"manifest\.toml:\d+: kind = 'pamphlet'", err), err
