@@ -18,7 +18,7 @@ from ingest.passage import Passage
 
 from .abstain import AbstentionPolicy, AbstentionSignals, agreement, should_abstain, weighted_share
 from .highlight import best_sentence
-from .ranking import FusionMode, convex_fusion, diversify, rank_positions, reciprocal_rank_fusion
+from .ranking import FusionMode, blend, convex_fusion, diversify, rank_positions, reciprocal_rank_fusion
 from .vocabulary import Interpretation, interpret, named_authorities, without_authority_names
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,7 @@ MAX_QUESTION_CHARS = 1000
 EXPANSION_WEIGHT = 0.5
 CANDIDATES = 100
 DENSE_WEIGHT = 0.6
+RRF_WEIGHT = 0.4
 
 NOT_ADDRESSED = ("The documents do not appear to address this question. "
                  "Try rephrasing it with the words a protocol would use "
@@ -146,7 +147,8 @@ class Answerer:
     (it holds no per-question state)."""
 
     def __init__(self, index: HybridIndex, embedder: Embedder, *,
-                 mode: FusionMode = FusionMode.CONVEX, dense_weight: float = DENSE_WEIGHT,
+                 mode: FusionMode = FusionMode.BLEND, dense_weight: float = DENSE_WEIGHT,
+                 rrf_weight: float = RRF_WEIGHT,
                  expansion_weight: float = EXPANSION_WEIGHT, theoretical_scale: bool = True,
                  per_group: int = 1,
                  policy: AbstentionPolicy = AbstentionPolicy()) -> None:
@@ -154,6 +156,7 @@ class Answerer:
         self.embedder = embedder
         self.mode = FusionMode(mode)
         self.dense_weight = dense_weight
+        self.rrf_weight = rrf_weight
         self.expansion_weight = expansion_weight
         self.theoretical_scale = theoretical_scale
         self.per_group = per_group
@@ -224,11 +227,15 @@ class Answerer:
             return {p: s for p, s in lexical.items() if s > 0}
         if self.mode is FusionMode.DENSE:
             return dict(dense)
+        lex_rank = [p for p in rank_positions(lexical) if lexical[p] > 0]
+        rrf = reciprocal_rank_fusion([lex_rank, rank_positions(dense)])
         if self.mode is FusionMode.RRF:
-            lex_rank = [p for p in rank_positions(lexical) if lexical[p] > 0]
-            return reciprocal_rank_fusion([lex_rank, rank_positions(dense)])
-        return convex_fusion(lexical, dense, dense_weight=self.dense_weight,
-                             lexical_scale=lexical_scale if self.theoretical_scale else None)
+            return rrf
+        convex = convex_fusion(lexical, dense, dense_weight=self.dense_weight,
+                               lexical_scale=lexical_scale if self.theoretical_scale else None)
+        if self.mode is FusionMode.CONVEX:
+            return convex
+        return blend(convex, rrf, rrf_weight=self.rrf_weight)
 
     def ranked(self, query: Query, allowed: np.ndarray | None = None, candidates: int = CANDIDATES,
                adjust_dense: Callable[[dict[int, float]], dict[int, float]] | None = None,

@@ -11,7 +11,7 @@ from .config import Settings
 from .evaluate import load_questions, score_answers, score_comparisons
 from .ranking import FusionMode
 
-MODES = (FusionMode.LEXICAL, FusionMode.DENSE, FusionMode.RRF, FusionMode.CONVEX)
+MODES = (FusionMode.LEXICAL, FusionMode.DENSE, FusionMode.RRF, FusionMode.CONVEX, FusionMode.BLEND)
 
 
 def evaluate_answerer(answerer: Answerer, path: Path, *, compare_too: bool = True) -> dict:

@@ -13,12 +13,15 @@ from typing import Mapping, Sequence
 class FusionMode(str, Enum):
     """How the lexical and dense rankings are combined.
 
-    ``CONVEX``: a weighted sum of normalised scores (chosen by measurement on the
-    development questions; see README "Retrieval quality").
+    ``BLEND`` (default): the convex combination plus a share of reciprocal rank
+    fusion, so agreement between the two rankings counts as well as their
+    scores (best on both evaluation files; see README "Retrieval quality").
+    ``CONVEX``: a weighted sum of normalised scores.
     ``RRF``: reciprocal rank fusion, rank-only.
     ``LEXICAL`` / ``DENSE``: one retriever alone, for ablation.
     """
 
+    BLEND = "blend"
     CONVEX = "convex"
     RRF = "rrf"
     LEXICAL = "lexical"
@@ -143,3 +146,16 @@ def lend_to_copies(scores: Mapping[int, float], words_of, lenders: Mapping[int, 
             if lenders[lender] > out[position] and shared_clause(words, lent):
                 out[position] = lenders[lender]
     return out
+
+
+def blend(convex: Mapping[int, float], rrf: Mapping[int, float], *, rrf_weight: float = 0.4,
+          k: int = RRF_K) -> dict[int, float]:
+    """Convex scores plus ``rrf_weight`` times reciprocal rank fusion scaled to 0..1.
+
+    RRF is divided by its largest possible value for two rankings, 2 / (k + 1),
+    so a passage first in both rankings adds exactly ``rrf_weight``.
+    """
+    if rrf_weight < 0:
+        raise ValueError(f"rrf_weight must not be negative, got {rrf_weight}")
+    scale = (k + 1) / 2.0
+    return {p: convex.get(p, 0.0) + rrf_weight * scale * rrf.get(p, 0.0) for p in set(convex) | set(rrf)}

@@ -36,11 +36,11 @@ def test_development_questions(real_answerer):
     questions = load_questions(DEV)
     scores = score_answers(questions, answers(real_answerer, questions))
     assert scores.success_at_5 >= 0.9, scores.misses
-    assert scores.mrr_at_10 >= 0.74, scores.misses
+    assert scores.mrr_at_10 >= 0.76, scores.misses
     assert scores.abstention_accuracy == 1.0, scores.misses
     assert scores.false_abstention <= 1 / 23, scores.misses
     comparisons = score_comparisons(questions, [compare(real_answerer, q.question).to_dict() for q in questions])
-    assert comparisons.coverage >= 0.85 and comparisons.false_coverage <= 0.2, comparisons.misses
+    assert comparisons.coverage >= 0.84 and comparisons.false_coverage <= 0.3, comparisons.misses
 
 
 def test_own_questions(real_answerer):

@@ -60,3 +60,12 @@ def test_lend_to_copies_raises_only_copies():
     words = {1: {"a", "b", "c", "d"}, 2: {"a", "b", "c", "d", "e"}, 3: {"x", "y", "z", "w"}}
     lent = lend_to_copies({2: 0.4, 3: 0.3}, words.__getitem__, {1: 0.7})
     assert lent == {2: 0.7, 3: 0.3}
+
+
+def test_blend_adds_scaled_rrf():
+    from qa.ranking import blend
+    fused = blend({1: 0.5, 2: 0.4}, reciprocal_rank_fusion([[2, 1], [2, 1]]), rrf_weight=0.4)
+    assert fused[2] == pytest.approx(0.4 + 0.4)  # first in both rankings adds exactly rrf_weight
+    assert fused[1] == pytest.approx(0.5 + 0.4 * (61 / 2) * (2 / 62))
+    with pytest.raises(ValueError, match="rrf_weight"):
+        blend({}, {}, rrf_weight=-1)
