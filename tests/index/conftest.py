@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from ingest.passage import Passage, passage_id
+from ingest.records import DocumentReport, IngestResult, Skipped
 
 CLAUSES = {
     "alpha.txt": ("Alpha Borough Council", "protocol", "adopted", [
@@ -59,40 +59,9 @@ def tiny_corpus() -> tuple[list[Passage], list[dict]]:
     return passages, documents
 
 
-# A stand-in for ingest.ingest_files: one document per .txt file, one passage per paragraph.
-@dataclass
-class FakeDocumentReport:
-    source: str
-    path: str
-    sha256: str
-    authority: str
-    title: str
-    kind: str
-    status: str
-    date: str
-    attribution: str
-    note: str
-    pages: int | None
-    text: str
-    passages: list = field(default_factory=list)
-    inferred: list = field(default_factory=list)
-    warnings: list = field(default_factory=list)
-
-
-@dataclass
-class FakeSkipped:
-    path: Path
-    reason: str
-
-
-@dataclass
-class FakeResult:
-    documents: list
-    skipped: list
-
-    @property
-    def passages(self):
-        return [p for d in self.documents for p in d.passages]
+# A stand-in for ingest.ingest_files (one document per .txt file, one passage per
+# paragraph) that returns ingest's own records, so the index tests do not depend
+# on how ingest cuts clauses.
 
 
 def fake_ingest_files(paths, limits=None, known=None, progress=None):
@@ -105,14 +74,14 @@ def fake_ingest_files(paths, limits=None, known=None, progress=None):
             progress(path)
         text = path.read_text(encoding="utf-8")
         if not text.strip() or "CORRUPT" in text:
-            skipped.append(FakeSkipped(path, "no text could be read"))
+            skipped.append(Skipped(path, "no text could be read"))
             continue
         clauses = [p.strip() for p in text.split("\n\n") if p.strip()]
         record, passages = make_document(path.name, path.stem.title() + " Council", "protocol", "adopted",
                                          clauses, path.resolve())
-        record.pop("pages")
-        documents.append(FakeDocumentReport(**record, pages=None, passages=passages))
-    return FakeResult(documents, skipped)
+        record.update(path=Path(record["path"]), pages=None)
+        documents.append(DocumentReport(**record, passages=passages))
+    return IngestResult(documents, skipped)
 
 
 @pytest.fixture
