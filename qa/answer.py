@@ -81,6 +81,10 @@ class Query:
     lexical_text: str
     weights: dict[str, float]
     vector: np.ndarray = field(repr=False)
+    # BM25 over every passage and the most the query could score: computed once per
+    # question, reused by every restricted search (compare runs one per authority).
+    lexical_scores: np.ndarray | None = field(default=None, repr=False)
+    lexical_ceiling: float = 0.0
 
 
 def clean_question(raw: str) -> tuple[str, str]:
@@ -173,7 +177,9 @@ class Answerer:
                                 share_of=lambda token: lex.df(token) / n)
         vector = self.embedder.encode([question])[0]
         return Query(text=question, interpretation=interpretation, lexical_text=lexical_text or question,
-                     weights=weights, vector=vector)
+                     weights=weights, vector=vector,
+                     lexical_scores=self.index.lexical_scores(weights) if weights else None,
+                     lexical_ceiling=self.lexical_ceiling(weights))
 
     def signals(self, query: Query, lexical: dict[int, float], dense: dict[int, float],
                 ranked: Sequence[tuple[int, float]] = ()) -> AbstentionSignals:
@@ -191,7 +197,7 @@ class Answerer:
             names = alternatives.get(term, set()) | {term}
             terms.append((lex.idf(term) if df else unseen_idf, any(names & tokens for tokens in top_tokens)))
         coverage = weighted_share(terms) if terms else (1.0 if top_tokens else 0.0)
-        best_possible = self.lexical_ceiling(query)
+        best_possible = query.lexical_ceiling
         lexical_best = max(lexical.values(), default=0.0)
         return AbstentionSignals(
             coverage=coverage,
@@ -204,7 +210,7 @@ class Answerer:
     def retrieve(self, query: Query, allowed: np.ndarray | None,
                  candidates: int = CANDIDATES) -> tuple[dict[int, float], dict[int, float]]:
         """Lexical and dense scores for the union of both retrievers' candidates."""
-        lexical_all = self.index.lexical_scores(query.weights) if query.weights else None
+        lexical_all = query.lexical_scores
         lexical_top = top_k_indices(lexical_all, candidates, allowed) if lexical_all is not None else []
         dense_top = self.index.dense_top_k(query.vector, candidates, allowed)
         union = sorted({p for p, _ in lexical_top} | {p for p, _ in dense_top})
@@ -215,11 +221,11 @@ class Answerer:
         dense = {p: float(s) for p, s in zip(union, dense_all)}
         return lexical, dense
 
-    def lexical_ceiling(self, query: Query) -> float:
-        """The most BM25 could give a passage for this query (each term at its
-        idf times k1 + 1), used to put lexical scores on an absolute 0..1 scale."""
+    def lexical_ceiling(self, weights: dict[str, float]) -> float:
+        """The most BM25 could give a passage for these query weights (each term at
+        its idf times k1 + 1), used to put lexical scores on an absolute 0..1 scale."""
         lex = self.index.lexical
-        return sum(lex.idf(t) * (lex.params.k1 + 1) * w for t, w in query.weights.items() if lex.df(t))
+        return sum(lex.idf(t) * (lex.params.k1 + 1) * w for t, w in weights.items() if lex.df(t))
 
     def fuse(self, lexical: dict[int, float], dense: dict[int, float],
              lexical_scale: float | None = None) -> dict[int, float]:
@@ -248,7 +254,7 @@ class Answerer:
         lexical, dense = self.retrieve(query, allowed, candidates)
         if adjust_dense is not None:
             dense = adjust_dense(dense)
-        fused = self.fuse(lexical, dense, self.lexical_ceiling(query))
+        fused = self.fuse(lexical, dense, query.lexical_ceiling)
         order = rank_positions(fused)
         if self.per_group:
             order = diversify(order, self._list_group, self.per_group)
