@@ -12,6 +12,16 @@ on negative idf and its counting of a repeated query term once per occurrence;
 Query terms carry weights: a weight multiplies the term's contribution, so
 ``query_weights(tokenize(q))`` (weight = number of occurrences) reproduces
 BM25Okapi, and a caller can down-weight vocabulary expansions.
+
+Top-k without sorting everything: at a million passages a query's terms
+touch hundreds of thousands of passages, and choosing the best k among all
+of them cost more than scoring them. So each term with more than
+``HEAD_SIZE`` postings also keeps its ``HEAD_SIZE`` highest-weighted postings
+(an impact-ordered head, as in Anh and Moffat's impact-ordered indexes). The
+k-th best score among the passages in the query terms' heads is a lower
+bound on the true k-th best score, so one vectorised comparison against it
+leaves a few hundred passages to sort instead of the whole corpus; the result
+is still the exact top k.
 """
 
 from __future__ import annotations
@@ -39,7 +49,11 @@ __all__ = [
     "tokenize",
     "query_weights",
     "top_k_indices",
+    "HEAD_SIZE",
 ]
+
+# Postings kept per term in impact order; terms with fewer are read whole.
+HEAD_SIZE = 1024
 
 # A standard English stopword list (the NLTK list, which also drops the "s"
 # and "t" left by possessives and contractions), plus the modal verbs that
@@ -138,11 +152,11 @@ class LexicalIndex:
     """
 
     FILES = ("lexical_vocab.json", "lexical_indptr.npy", "lexical_indices.npy",
-             "lexical_data.npy", "lexical_df.npy")
+             "lexical_data.npy", "lexical_df.npy", "lexical_heads.npz")
 
     def __init__(self, vocabulary: Sequence[str], indptr: np.ndarray, indices: np.ndarray,
                  data: np.ndarray, df: np.ndarray, n_docs: int, params: BM25Params,
-                 avgdl: float) -> None:
+                 avgdl: float, heads: Mapping[str, np.ndarray] | None = None) -> None:
         self._terms = list(vocabulary)
         self._row = {term: row for row, term in enumerate(self._terms)}
         self._indptr = indptr
@@ -152,10 +166,17 @@ class LexicalIndex:
         self.n_docs = int(n_docs)
         self.params = params
         self.avgdl = float(avgdl)
+        heads = heads if heads is not None else _impact_heads(indptr, indices, data, HEAD_SIZE)
+        self._head_rows = np.asarray(heads["rows"])
+        self._head_docs = np.asarray(heads["docs"])
+        self._head_data = np.asarray(heads["data"])
+        self._head_size = int(heads["size"])
+        self._head_slot = {int(row): slot for slot, row in enumerate(self._head_rows)}
 
     # ---------------------------------------------------------------- build
     @classmethod
-    def build(cls, documents: Sequence[Sequence[str]], params: BM25Params = BM25Params()) -> "LexicalIndex":
+    def build(cls, documents: Sequence[Sequence[str]], params: BM25Params = BM25Params(),
+              *, head_size: int = HEAD_SIZE) -> "LexicalIndex":
         """Index token lists (one per passage). Time is linear in the total tokens.
 
         Mirrors rank-bm25: ``avgdl`` is the mean token count; idf is
@@ -194,7 +215,8 @@ class LexicalIndex:
         indptr = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(df, out=indptr[1:])
         vocabulary = sorted(row_of, key=row_of.__getitem__)
-        return cls(vocabulary, indptr, cols, data, df.astype(np.int32), n_docs, params, avgdl)
+        heads = _impact_heads(indptr, cols, data, head_size)
+        return cls(vocabulary, indptr, cols, data, df.astype(np.int32), n_docs, params, avgdl, heads)
 
     # ---------------------------------------------------------------- lookups
     @property
@@ -253,15 +275,45 @@ class LexicalIndex:
                 scores[indices] += weight * data
         return scores
 
-    def top_k(self, query: Mapping[str, float], k: int,
-              allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+    def top_k(self, query: Mapping[str, float], k: int, allowed: np.ndarray | None = None,
+              scores: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The ``k`` best (passage row, score) pairs with a non-zero score.
 
-        ``allowed`` is an optional boolean mask over passages. Order is score
-        descending, then row ascending. A few milliseconds at a million
-        passages for a typical 5-10 term query (see ``benchmark_top_k``).
+        ``allowed`` is an optional boolean mask over passages; ``scores``, when
+        given, must be ``self.scores(query)`` (a caller that needs the vector
+        anyway saves computing it twice). Order is score descending, then row
+        ascending. Without a mask, the heads' lower bound on the k-th score
+        (see the module docstring) narrows the choice to a few hundred passages.
         """
-        return top_k_indices(self.scores(query), k, allowed)
+        if scores is None:
+            scores = self.scores(query)
+        if allowed is None and k > 0:
+            floor = self._kth_score_floor(query, scores, k)
+            if floor > 0:
+                candidates = np.flatnonzero(scores >= floor)
+                values = scores[candidates]
+                order = np.lexsort((candidates, -values))[:k]
+                return [(int(candidates[i]), float(values[i])) for i in order]
+        return top_k_indices(scores, k, allowed)
+
+    def _kth_score_floor(self, query: Mapping[str, float], scores: np.ndarray, k: int) -> float:
+        """The k-th best score among the query terms' head passages (0.0 when
+        they hold fewer than k scoring passages): never above the true k-th best."""
+        parts = []
+        for term, weight in query.items():
+            row = self._row.get(term)
+            if row is None or weight == 0:
+                continue
+            slot = self._head_slot.get(row)
+            if slot is not None:
+                parts.append(self._head_docs[slot * self._head_size:(slot + 1) * self._head_size])
+        if not parts:
+            return 0.0
+        values = scores[np.unique(np.concatenate(parts))]
+        values = values[values > 0]
+        if values.size < k:
+            return 0.0
+        return float(np.partition(values, values.size - k)[values.size - k])
 
     # ---------------------------------------------------------------- storage
     def save(self, directory: Path) -> list[str]:
@@ -274,6 +326,8 @@ class LexicalIndex:
         np.save(directory / "lexical_indices.npy", np.asarray(self._indices))
         np.save(directory / "lexical_data.npy", np.asarray(self._data))
         np.save(directory / "lexical_df.npy", np.asarray(self._df))
+        np.savez(directory / "lexical_heads.npz", rows=self._head_rows, docs=self._head_docs,
+                 data=self._head_data, size=np.int64(self._head_size))
         return list(self.FILES)
 
     @classmethod
@@ -283,7 +337,30 @@ class LexicalIndex:
         meta = json.loads((directory / "lexical_vocab.json").read_text(encoding="utf-8"))
         mode = "r" if mmap else None
         params = BM25Params(meta["k1"], meta["b"], meta["epsilon"])
+        heads_file = directory / "lexical_heads.npz"
+        heads = None
+        if heads_file.exists():  # an index saved before heads existed gets them computed here
+            with np.load(heads_file) as stored:
+                heads = {name: stored[name] for name in ("rows", "docs", "data", "size")}
         return cls(meta["terms"], np.load(directory / "lexical_indptr.npy"),
                    np.load(directory / "lexical_indices.npy", mmap_mode=mode),
                    np.load(directory / "lexical_data.npy", mmap_mode=mode),
-                   np.load(directory / "lexical_df.npy"), meta["n_docs"], params, meta["avgdl"])
+                   np.load(directory / "lexical_df.npy"), meta["n_docs"], params, meta["avgdl"], heads)
+
+
+def _impact_heads(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
+                  size: int) -> dict[str, np.ndarray]:
+    """For each term with more than ``size`` postings, its ``size`` highest-weighted
+    postings, weight descending (ties by passage): flat arrays, ``size`` per term."""
+    counts = np.diff(np.asarray(indptr))
+    rows = np.flatnonzero(counts > size).astype(np.int32)
+    docs = np.empty(rows.size * size, dtype=np.int32)
+    weights = np.empty(rows.size * size, dtype=np.float64)
+    for slot, row in enumerate(rows):
+        start, stop = int(indptr[row]), int(indptr[row + 1])
+        values = np.asarray(data[start:stop])
+        best = np.argpartition(-values, size - 1)[:size]
+        best = best[np.lexsort((best, -values[best]))]
+        docs[slot * size:(slot + 1) * size] = np.asarray(indices[start:stop])[best]
+        weights[slot * size:(slot + 1) * size] = values[best]
+    return {"rows": rows, "docs": docs, "data": weights, "size": np.int64(size)}

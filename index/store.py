@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+# The manifest records a checksum of its own content: damage to a checksum
+# inside it is then reported as damage to the manifest, not to the file it names.
+MANIFEST_CHECKSUM = "manifest_sha256"
 CURRENT = "current"
 LOCK_FILE = "ingest.lock"
 # Files up to this total size are verified by a full sha256 on every load
@@ -152,6 +155,7 @@ def save_version(index_dir: Path, write_files: Callable[[Path], None], metadata:
                 os.fsync(handle.fileno())
             files[path.name] = file_checksum(path)
         manifest = {"format_version": FORMAT_VERSION, **metadata, "files": files}
+        manifest[MANIFEST_CHECKSUM] = _manifest_digest(manifest)
         with open(temporary / MANIFEST, "w", encoding="utf-8") as handle:
             json.dump(manifest, handle, indent=1)
             handle.flush()
@@ -169,6 +173,11 @@ def save_version(index_dir: Path, write_files: Callable[[Path], None], metadata:
     os.replace(link, index_dir / CURRENT)  # the one atomic step that publishes the new version
     _fsync_dir(index_dir)
     return final
+
+
+def _manifest_digest(manifest: dict[str, Any]) -> str:
+    """sha256 of a manifest's content (without its own checksum), key order aside."""
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def current_version(index_dir: Path) -> Path:
@@ -216,6 +225,10 @@ def open_version(index_dir: Path, *, verify: str = "auto",
     if found != FORMAT_VERSION:
         raise IndexIncompatible(f"The index at {index_dir} has format version {found}, this version of "
                                 f"protocol-qa reads version {FORMAT_VERSION}; {rebuild_hint(index_dir)}")
+    recorded = manifest.pop(MANIFEST_CHECKSUM, None)
+    if recorded is not None and recorded != _manifest_digest(manifest):
+        raise IndexDamaged(f"The index file {manifest_path} does not match its checksum (altered or corrupted); "
+                           f"{rebuild_hint(index_dir)}")
     files = manifest["files"]
     total = sum(int(record.get("size", 0)) for record in files.values())
     for name, record in files.items():

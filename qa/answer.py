@@ -6,6 +6,7 @@ import logging
 import math
 import re
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
@@ -13,7 +14,7 @@ import numpy as np
 
 from index.embed import Embedder
 from index.hybrid import HybridIndex
-from index.lexical import tokenize, top_k_indices
+from index.lexical import tokenize
 from ingest.passage import Passage
 
 from .abstain import AbstentionPolicy, AbstentionSignals, agreement, should_abstain, weighted_share
@@ -28,6 +29,11 @@ EXPANSION_WEIGHT = 0.5
 CANDIDATES = 100
 DENSE_WEIGHT = 0.6
 RRF_WEIGHT = 0.4
+
+# The lexical search of a question runs here while the calling thread encodes
+# the question, so at scale the two overlap on two cores instead of adding up.
+# Both release the GIL (ONNX Runtime, scipy's sparse kernel, numpy).
+_LEXICAL_WORKERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="protocol-qa-lexical")
 
 NOT_ADDRESSED = ("The documents do not appear to address this question. "
                  "Try rephrasing it with the words a protocol would use "
@@ -85,6 +91,8 @@ class Query:
     # question, reused by every restricted search (compare runs one per authority).
     lexical_scores: np.ndarray | None = field(default=None, repr=False)
     lexical_ceiling: float = 0.0
+    # The best CANDIDATES passages by BM25 over the whole index (no filter).
+    lexical_top: list[tuple[int, float]] = field(default_factory=list, repr=False)
 
 
 def clean_question(raw: str) -> tuple[str, str]:
@@ -175,11 +183,17 @@ class Answerer:
         n = max(lex.n_docs, 1)
         weights = query_weights(lexical_text or question, interpretation, self.expansion_weight,
                                 share_of=lambda token: lex.df(token) / n)
+        search = _LEXICAL_WORKERS.submit(self._lexical_search, weights) if weights else None
         vector = self.embedder.encode([question])[0]
+        scores, top = search.result() if search is not None else (None, [])
         return Query(text=question, interpretation=interpretation, lexical_text=lexical_text or question,
-                     weights=weights, vector=vector,
-                     lexical_scores=self.index.lexical_scores(weights) if weights else None,
-                     lexical_ceiling=self.lexical_ceiling(weights))
+                     weights=weights, vector=vector, lexical_scores=scores,
+                     lexical_ceiling=self.lexical_ceiling(weights), lexical_top=top)
+
+    def _lexical_search(self, weights: dict[str, float]) -> tuple[np.ndarray, list[tuple[int, float]]]:
+        """BM25 of every passage, and the best CANDIDATES of them."""
+        scores = self.index.lexical.scores(weights)
+        return scores, self.index.lexical.top_k(weights, CANDIDATES, scores=scores)
 
     def signals(self, query: Query, lexical: dict[int, float], dense: dict[int, float],
                 ranked: Sequence[tuple[int, float]] = ()) -> AbstentionSignals:
@@ -211,7 +225,12 @@ class Answerer:
                  candidates: int = CANDIDATES) -> tuple[dict[int, float], dict[int, float]]:
         """Lexical and dense scores for the union of both retrievers' candidates."""
         lexical_all = query.lexical_scores
-        lexical_top = top_k_indices(lexical_all, candidates, allowed) if lexical_all is not None else []
+        if lexical_all is None:
+            lexical_top = []
+        elif allowed is None and candidates == CANDIDATES:
+            lexical_top = query.lexical_top
+        else:
+            lexical_top = self.index.lexical.top_k(query.weights, candidates, allowed, scores=lexical_all)
         dense_top = self.index.dense_top_k(query.vector, candidates, allowed)
         union = sorted({p for p, _ in lexical_top} | {p for p, _ in dense_top})
         if not union:
@@ -245,11 +264,13 @@ class Answerer:
 
     def ranked(self, query: Query, allowed: np.ndarray | None = None, candidates: int = CANDIDATES,
                adjust_dense: Callable[[dict[int, float]], dict[int, float]] | None = None,
+               shown: int | None = None,
                ) -> tuple[list[tuple[int, float]], dict[int, float], dict[int, float]]:
         """Fused ranking of the candidates, best first, with each retriever's scores.
 
         ``adjust_dense`` may revise the dense scores before fusion (comparison
-        lends a clause's score to other councils' copies of it).
+        lends a clause's score to other councils' copies of it). ``shown``, when
+        given, is how many results will be used: only those are diversified.
         """
         lexical, dense = self.retrieve(query, allowed, candidates)
         if adjust_dense is not None:
@@ -257,7 +278,7 @@ class Answerer:
         fused = self.fuse(lexical, dense, query.lexical_ceiling)
         order = rank_positions(fused)
         if self.per_group:
-            order = diversify(order, self._list_group, self.per_group)
+            order = diversify(order, self._list_group, self.per_group, limit=shown)
         return [(p, fused[p]) for p in order], lexical, dense
 
     def _list_group(self, position: int) -> tuple[str, str, str]:
@@ -309,7 +330,7 @@ class Answerer:
             return Answer(question=text, answered=False,
                           message="No documents match the chosen filters; clear a filter and ask again.",
                           interpretation=notes, results=[])
-        ranked, lexical, dense = self.ranked(query, allowed)
+        ranked, lexical, dense = self.ranked(query, allowed, shown=top_k)
         signals = self.signals(query, lexical, dense, ranked)
         results = self.make_results(query, ranked, lexical, dense, top_k)
         abstain = should_abstain(signals, self.policy) or not results

@@ -290,7 +290,22 @@ def _ours_worker(index_dir: str, embedder_spec, questions, compare_questions, th
                        embedder, questions, compare_questions, throughput_questions)
     after = _rss_mb()
     return dict(figures, load_s=round(load_s, 3), **after,
-                index_rss_mb=round(after["rss_mb"] - before["rss_mb"], 1), dense=index.dense.kind)
+                index_rss_mb=round(after["rss_mb"] - before["rss_mb"], 1), dense=index.dense.kind,
+                dense_recall_at_10=_dense_recall(index, embedder.encode(list(questions[:RECALL_QUESTIONS]))))
+
+
+def _dense_recall(index: HybridIndex, vectors: np.ndarray, k: int = 10) -> float:
+    """Share of the exact top ``k`` dense neighbours that the index's search finds
+    (1.0 for the exact flat index), over the given question vectors."""
+    if len(vectors) == 0 or len(index) == 0:
+        return 1.0
+    k = min(k, len(index))
+    sims = np.asarray(index.embeddings) @ np.asarray(vectors, dtype=np.float32).T  # one pass over the vectors
+    found = 0
+    for column, vector in enumerate(vectors):
+        exact = set(np.argpartition(-sims[:, column], k - 1)[:k].tolist())
+        found += len(exact & {row for row, _ in index.dense_top_k(vector, k)})
+    return round(found / (k * len(vectors)), 4)
 
 
 class _Baseline:
@@ -405,6 +420,7 @@ def _default_cache_dir() -> Path:
 
 # -- the run ------------------------------------------------------------------
 
+RECALL_QUESTIONS = 50
 KEYS = ("ask_ms", "compare_ms", "encode_ms", "qps_8_clients", "build_s", "load_s", "rss_mb", "disk_mb")
 
 
@@ -519,6 +535,7 @@ def format_table(design: dict, details: dict) -> str:
     lines.append(f"questions timed: ours ask {q_ours['ask']}, compare {q_ours['compare']}, throughput "
                  f"{q_ours['throughput']}; baseline ask {q_base['ask']}, compare {q_base['compare']}, "
                  f"throughput {q_base['throughput']}")
+    lines.append(f"dense recall@10 of ours against exact search: {ours['dense_recall_at_10']:.3f}")
     lines.append(f"compare over {len(details['compare_authorities'])} authorities: "
                  + ", ".join(details["compare_authorities"]))
     lines.append(f"RSS of ours: {ours['rss_anon_mb']:,.0f} MB private + {ours['rss_file_mb']:,.0f} MB "

@@ -90,7 +90,7 @@ def rank_positions(scores: Mapping[int, float]) -> list[int]:
     return sorted(scores, key=lambda position: (-scores[position], position))
 
 
-def diversify(ranked: Sequence[int], group_of, per_group: int = 1) -> list[int]:
+def diversify(ranked: Sequence[int], group_of, per_group: int = 1, limit: int | None = None) -> list[int]:
     """Reorder a ranking so no group fills the top with near-copies.
 
     Walks the ranking best first; a position whose group already has
@@ -98,13 +98,19 @@ def diversify(ranked: Sequence[int], group_of, per_group: int = 1) -> list[int]:
     after every position that was not deferred. Nothing is dropped. Used so
     the items of one list, each cut with the list's lead-in, do not push
     every other council's clause out of the first results.
+
+    With ``limit``, the walk stops once ``limit`` positions are picked; the
+    deferred ones and then the unvisited rest follow. The first ``limit`` are
+    the same as without it, and ``group_of`` is called only as far as needed.
     """
     if per_group < 1:
         raise ValueError(f"per_group must be at least 1, got {per_group}")
     seen: dict = {}
     kept: list[int] = []
     deferred: list[int] = []
-    for position in ranked:
+    for at, position in enumerate(ranked):
+        if limit is not None and len(kept) >= limit:
+            return kept + deferred + list(ranked[at:])
         group = group_of(position)
         count = seen.get(group, 0)
         (kept if count < per_group else deferred).append(position)

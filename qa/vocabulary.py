@@ -135,18 +135,31 @@ _GENERIC_NAME_WORDS = frozenset(
     "unidentified association local government authority".split())
 
 
+@dataclass(frozen=True)
+class _AuthorityLookup:
+    """Which authorities a word or initials can name, built once per authority
+    list (a national index has thousands of councils, and a question has a
+    dozen words: look the words up instead of testing every council)."""
+
+    order: dict[str, int]
+    by_word: dict[str, list[tuple[str, frozenset[str]]]]
+    by_initials: dict[str, list[str]]
+
+
 @lru_cache(maxsize=4)
-def _authority_keys(authorities: tuple[str, ...]) -> tuple[tuple[str, frozenset[str], str], ...]:
-    """Per authority: its distinctive name words and its initials, computed once per
-    authority list (a national index has thousands of councils)."""
-    keys = []
+def _authority_lookup(authorities: tuple[str, ...]) -> _AuthorityLookup:
+    by_word: dict[str, list[tuple[str, frozenset[str]]]] = {}
+    by_initials: dict[str, list[str]] = {}
     for authority in authorities:
         parts = re.findall(r"[a-z0-9]+", authority.lower())
         distinctive = frozenset(w for w in parts if w not in _GENERIC_NAME_WORDS)
+        for word in distinctive:
+            by_word.setdefault(word, []).append((authority, distinctive))
         initials = "".join(w[0] for w in re.findall(r"[A-Za-z]+", authority)
                            if w.lower() not in ("of", "and", "the")).upper()
-        keys.append((authority, distinctive, initials if len(initials) >= 3 else ""))
-    return tuple(keys)
+        if len(initials) >= 3:
+            by_initials.setdefault(initials, []).append(authority)
+    return _AuthorityLookup({a: i for i, a in enumerate(authorities)}, by_word, by_initials)
 
 
 def named_authorities(question: str, authorities: list[str] | tuple[str, ...]) -> list[str]:
@@ -155,12 +168,15 @@ def named_authorities(question: str, authorities: list[str] | tuple[str, ...]) -
 
     An authority is named by its distinctive words (not "council", "borough"...),
     all of them when it has several, or by its initials ("LGA") when they are at
-    least three letters.
+    least three letters. The result keeps the order of ``authorities``.
     """
+    lookup = _authority_lookup(tuple(authorities))
     words = set(re.findall(r"[a-z0-9]+", question.lower()))
-    raw_words = set(re.findall(r"[A-Za-z]+", question))
-    return [authority for authority, distinctive, initials in _authority_keys(tuple(authorities))
-            if (distinctive and distinctive <= words) or (initials and initials in raw_words)]
+    named = {authority for word in words for authority, distinctive in lookup.by_word.get(word, ())
+             if distinctive <= words}
+    named.update(authority for word in set(re.findall(r"[A-Za-z]+", question))
+                 for authority in lookup.by_initials.get(word, ()))
+    return sorted(named, key=lookup.order.__getitem__)
 
 
 def without_authority_names(question: str, authorities: list[str]) -> str:

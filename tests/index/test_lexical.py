@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from index.lexical import BM25Params, LexicalIndex, query_weights, tokenize, top_k_indices
+from index.lexical import HEAD_SIZE, BM25Params, LexicalIndex, query_weights, tokenize, top_k_indices
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 
@@ -125,3 +125,49 @@ def test_empty_corpus():
 def test_bad_params_rejected():
     with pytest.raises(ValueError, match="b must be"):
         BM25Params(b=2)
+
+
+@pytest.fixture(scope="module")
+def zipf_index():
+    """3,000 passages over a Zipf-like vocabulary, heads of 128 postings: many
+    query terms have long postings, as common terms do at a million passages."""
+    rng = np.random.default_rng(7)
+    vocabulary = [f"w{i}" for i in range(400)]
+    weights = 1.0 / np.arange(1, 401)
+    weights /= weights.sum()
+    documents = [list(rng.choice(vocabulary, size=rng.integers(3, 40), p=weights)) for _ in range(3000)]
+    return LexicalIndex.build(documents, head_size=128), vocabulary, rng
+
+
+def _exact_order(index, query, k):
+    scores = index.scores(query)
+    return [int(i) for i in np.lexsort((np.arange(scores.size), -scores)) if scores[i] != 0][:k], scores
+
+
+def test_top_k_through_the_heads_floor_is_exact(zipf_index, monkeypatch):
+    index, vocabulary, rng = zipf_index
+    assert index._head_rows.size > 50  # many query terms below have heads
+    floors = []
+    original = LexicalIndex._kth_score_floor
+    monkeypatch.setattr(LexicalIndex, "_kth_score_floor",
+                        lambda self, *args: floors.append(original(self, *args)) or floors[-1])
+    for _ in range(100):
+        query = {term: float(rng.integers(1, 3)) for term in rng.choice(vocabulary[:120], size=rng.integers(1, 6))}
+        for k in (1, 10, 60):
+            order, scores = _exact_order(index, query, k)
+            got = index.top_k(query, k)
+            assert [i for i, _ in got] == order
+            assert [s for _, s in got] == pytest.approx(scores[order].tolist())
+    assert sum(floor > 0 for floor in floors) > 0.5 * len(floors)  # the floor path is the usual one
+
+
+def test_heads_survive_save_and_load(zipf_index, tmp_path):
+    index, _, _ = zipf_index
+    index.save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    np.testing.assert_array_equal(loaded._head_docs, index._head_docs)
+    query = {"w1": 1.0, "w2": 1.0, "w30": 1.0}
+    assert loaded.top_k(query, 10) == index.top_k(query, 10)
+    (tmp_path / "lexical_heads.npz").unlink()  # an index saved before heads existed gets them at load
+    rebuilt = LexicalIndex.load(tmp_path)
+    assert rebuilt._head_size == HEAD_SIZE and rebuilt.top_k(query, 10) == index.top_k(query, 10)

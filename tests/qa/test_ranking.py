@@ -1,6 +1,6 @@
 import pytest
 
-from qa.ranking import convex_fusion, max_normalise, rank_positions, reciprocal_rank_fusion
+from qa.ranking import convex_fusion, diversify, max_normalise, rank_positions, reciprocal_rank_fusion
 
 
 def test_rrf_matches_hand_computation():
@@ -69,3 +69,26 @@ def test_blend_adds_scaled_rrf():
     assert fused[1] == pytest.approx(0.5 + 0.4 * (61 / 2) * (2 / 62))
     with pytest.raises(ValueError, match="rrf_weight"):
         blend({}, {}, rrf_weight=-1)
+
+
+def test_diversify_defers_repeats_of_a_group_and_drops_nothing():
+    group = {1: "a", 2: "a", 3: "b", 4: "a", 5: "c"}.__getitem__
+    assert diversify([1, 2, 3, 4, 5], group) == [1, 3, 5, 2, 4]
+    assert diversify([1, 2, 3, 4, 5], group, per_group=2) == [1, 2, 3, 5, 4]
+    with pytest.raises(ValueError, match="per_group"):
+        diversify([1], group, per_group=0)
+
+
+def test_diversify_with_a_limit_keeps_the_head_and_looks_no_further():
+    looked = []
+    groups = {1: "a", 2: "a", 3: "b", 4: "a", 5: "c", 6: "d"}
+
+    def group(position):
+        looked.append(position)
+        return groups[position]
+
+    full = diversify(list(groups), groups.__getitem__)
+    limited = diversify(list(groups), group, limit=2)
+    assert limited[:2] == full[:2] == [1, 3]
+    assert sorted(limited) == sorted(groups)  # nothing dropped
+    assert looked == [1, 2, 3]  # group_of is not asked beyond the second pick
