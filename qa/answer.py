@@ -29,6 +29,15 @@ CANDIDATES = 100
 DENSE_WEIGHT = 0.6
 RRF_WEIGHT = 0.4
 
+# Words that shape a question but name no topic ("Is it OK to...", "How much...",
+# "May I...", "...whether someone..."): the function words of scikit-learn's
+# English stop list that the NLTK list behind ``index.lexical.STOPWORDS`` lacks,
+# plus "ok". Dropped from the lexical query and from the coverage signal only:
+# the index keeps them, and the dense encoder still reads the whole question.
+QUESTION_WORDS = frozenset(tokenize(
+    "may much many get ok okay whether someone somebody anyone anybody something anything "
+    "everyone everything please also ever either else"))
+
 NOT_ADDRESSED = ("The documents do not appear to address this question. "
                  "Try rephrasing it with the words a protocol would use "
                  "(for example 'members' and 'officers'), or compare councils to see who covers the topic.")
@@ -105,9 +114,14 @@ def clean_question(raw: str) -> tuple[str, str]:
     return text, ""
 
 
+def question_tokens(question: str) -> list[str]:
+    """The question's tokens (see :func:`index.lexical.tokenize`) less :data:`QUESTION_WORDS`."""
+    return [token for token in tokenize(question) if token not in QUESTION_WORDS]
+
+
 def query_weights(question: str, interpretation: Interpretation, expansion_weight: float = EXPANSION_WEIGHT,
                   share_of=None, rare_share: float = 0.02) -> dict[str, float]:
-    """Lexical query: each question token at weight 1 per occurrence, plus the
+    """Lexical query: each question token (less the question words) at weight 1 per occurrence, plus the
     tokens of the other names of each vocabulary concept the question used.
 
     Other names come in at ``expansion_weight``, and only for a name the corpus
@@ -118,7 +132,7 @@ def query_weights(question: str, interpretation: Interpretation, expansion_weigh
     adds noise (measured: see README "Retrieval quality").
     """
     weights: dict[str, float] = {}
-    for token in tokenize(question):
+    for token in question_tokens(question):
         weights[token] = weights.get(token, 0.0) + 1.0
     if expansion_weight <= 0:
         return weights
@@ -190,7 +204,7 @@ class Answerer:
         top_tokens = [set(tokenize(self.index.passages[p].retrieval_text)) for p, _ in list(ranked)[:3]]
         alternatives = _alternative_tokens(query.interpretation)
         terms = []
-        for term in dict.fromkeys(tokenize(query.lexical_text)):
+        for term in dict.fromkeys(question_tokens(query.lexical_text)):
             df = lex.df(term)
             if df / n >= self.policy.specific_share:
                 continue  # "council", "member": in every other clause, they say nothing about the topic
