@@ -16,7 +16,8 @@ from index.hybrid import HybridIndex
 from index.lexical import tokenize, top_k_indices
 from ingest.passage import Passage
 
-from .abstain import AbstentionPolicy, AbstentionSignals, agreement, should_abstain, weighted_share
+from .abstain import (AbstentionPolicy, AbstentionSignals, StemFamilies, agreement, should_abstain,
+                      weighted_share)
 from .highlight import best_sentence
 from .ranking import FusionMode, blend, convex_fusion, diversify, rank_positions, reciprocal_rank_fusion
 from .vocabulary import Interpretation, interpret, named_authorities, without_authority_names
@@ -201,7 +202,7 @@ class Answerer:
         lex = self.index.lexical
         n = max(lex.n_docs, 1)
         unseen_idf = math.log((n + 0.5) / 0.5)
-        top_tokens = [set(tokenize(self.index.passages[p].retrieval_text)) for p, _ in list(ranked)[:3]]
+        top_tokens = [StemFamilies(tokenize(self.index.passages[p].retrieval_text)) for p, _ in list(ranked)[:3]]
         alternatives = _alternative_tokens(query.interpretation)
         terms = []
         for term in dict.fromkeys(question_tokens(query.lexical_text)):
@@ -209,7 +210,7 @@ class Answerer:
             if df / n >= self.policy.specific_share:
                 continue  # "council", "member": in every other clause, they say nothing about the topic
             names = alternatives.get(term, set()) | {term}
-            terms.append((lex.idf(term) if df else unseen_idf, any(names & tokens for tokens in top_tokens)))
+            terms.append((lex.idf(term) if df else unseen_idf, any(tokens.has_any(names) for tokens in top_tokens)))
         coverage = weighted_share(terms) if terms else (1.0 if top_tokens else 0.0)
         best_possible = query.lexical_ceiling
         lexical_best = max(lexical.values(), default=0.0)

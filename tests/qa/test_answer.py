@@ -106,3 +106,17 @@ def test_question_words_do_not_lower_coverage(answerer):
     plain = answerer.ask("Can a member register a gift?")
     padded = answerer.ask("Is it OK, please, whether a member may get to register a gift?")
     assert padded.signals.coverage == pytest.approx(plain.signals.coverage)
+
+
+def test_coverage_counts_another_derivation_of_a_question_word(answerer):
+    # The stemmer gives "registration" "registr" but "register" "regist": one word,
+    # so the clause on registering gifts covers a question about their registration.
+    index = answerer.index
+    clause = next(row for row, p in enumerate(index.passages) if "register any gift" in p.text)
+    ranked = [(clause, 1.0)]
+
+    def coverage(question):
+        return answerer.signals(answerer.prepare(question), {clause: 1.0}, {clause: 0.5}, ranked).coverage
+
+    assert coverage("Registration of gifts?") == pytest.approx(coverage("Registering gifts?"))
+    assert coverage("Registration of gifts?") == pytest.approx(1.0)
