@@ -17,7 +17,8 @@ from index.hybrid import HybridIndex
 from index.lexical import tokenize
 from ingest.passage import Passage
 
-from .abstain import AbstentionPolicy, AbstentionSignals, agreement, should_abstain, weighted_share
+from .abstain import (AbstentionPolicy, AbstentionSignals, StemFamilies, agreement, should_abstain,
+                      weighted_share)
 from .highlight import best_sentence
 from .ranking import FusionMode, blend, convex_fusion, diversify, rank_positions, reciprocal_rank_fusion
 from .vocabulary import Interpretation, interpret, named_authorities, without_authority_names
@@ -34,6 +35,15 @@ RRF_WEIGHT = 0.4
 # the question, so at scale the two overlap on two cores instead of adding up.
 # Both release the GIL (ONNX Runtime, scipy's sparse kernel, numpy).
 _LEXICAL_WORKERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="protocol-qa-lexical")
+
+# Words that shape a question but name no topic ("Is it OK to...", "How much...",
+# "May I...", "...whether someone..."): the function words of scikit-learn's
+# English stop list that the NLTK list behind ``index.lexical.STOPWORDS`` lacks,
+# plus "ok". Dropped from the lexical query and from the coverage signal only:
+# the index keeps them, and the dense encoder still reads the whole question.
+QUESTION_WORDS = frozenset(tokenize(
+    "may much many get ok okay whether someone somebody anyone anybody something anything "
+    "everyone everything please also ever either else"))
 
 NOT_ADDRESSED = ("The documents do not appear to address this question. "
                  "Try rephrasing it with the words a protocol would use "
@@ -113,9 +123,14 @@ def clean_question(raw: str) -> tuple[str, str]:
     return text, ""
 
 
+def question_tokens(question: str) -> list[str]:
+    """The question's tokens (see :func:`index.lexical.tokenize`) less :data:`QUESTION_WORDS`."""
+    return [token for token in tokenize(question) if token not in QUESTION_WORDS]
+
+
 def query_weights(question: str, interpretation: Interpretation, expansion_weight: float = EXPANSION_WEIGHT,
                   share_of=None, rare_share: float = 0.02) -> dict[str, float]:
-    """Lexical query: each question token at weight 1 per occurrence, plus the
+    """Lexical query: each question token (less the question words) at weight 1 per occurrence, plus the
     tokens of the other names of each vocabulary concept the question used.
 
     Other names come in at ``expansion_weight``, and only for a name the corpus
@@ -126,7 +141,7 @@ def query_weights(question: str, interpretation: Interpretation, expansion_weigh
     adds noise (measured: see README "Retrieval quality").
     """
     weights: dict[str, float] = {}
-    for token in tokenize(question):
+    for token in question_tokens(question):
         weights[token] = weights.get(token, 0.0) + 1.0
     if expansion_weight <= 0:
         return weights
@@ -201,15 +216,15 @@ class Answerer:
         lex = self.index.lexical
         n = max(lex.n_docs, 1)
         unseen_idf = math.log((n + 0.5) / 0.5)
-        top_tokens = [set(tokenize(self.index.passages[p].retrieval_text)) for p, _ in list(ranked)[:3]]
+        top_tokens = [StemFamilies(tokenize(self.index.passages[p].retrieval_text)) for p, _ in list(ranked)[:3]]
         alternatives = _alternative_tokens(query.interpretation)
         terms = []
-        for term in dict.fromkeys(tokenize(query.lexical_text)):
+        for term in dict.fromkeys(question_tokens(query.lexical_text)):
             df = lex.df(term)
             if df / n >= self.policy.specific_share:
                 continue  # "council", "member": in every other clause, they say nothing about the topic
             names = alternatives.get(term, set()) | {term}
-            terms.append((lex.idf(term) if df else unseen_idf, any(names & tokens for tokens in top_tokens)))
+            terms.append((lex.idf(term) if df else unseen_idf, any(tokens.has_any(names) for tokens in top_tokens)))
         coverage = weighted_share(terms) if terms else (1.0 if top_tokens else 0.0)
         best_possible = query.lexical_ceiling
         lexical_best = max(lexical.values(), default=0.0)

@@ -1,6 +1,6 @@
 import pytest
 
-from qa.answer import MAX_QUESTION_CHARS, Answerer, clean_question, query_weights
+from qa.answer import MAX_QUESTION_CHARS, Answerer, clean_question, query_weights, question_tokens
 from qa.ranking import FusionMode
 from qa.vocabulary import interpret
 
@@ -89,3 +89,34 @@ def test_expansion_adds_other_names_only_when_the_corpus_seldom_uses_the_asked_o
     assert rare["execut"] == 0.5
     assert "execut" not in common
     assert rare["cabinet"] == common["cabinet"] == 1.0
+
+
+@pytest.mark.parametrize("question, topic", [
+    ("Is it OK to copy a councillor in?", {"copi", "councillor"}),
+    ("How much notice may a member get of a meeting?", {"notic", "member", "meet"}),
+    ("Whether anyone else can see my email?", {"see", "email"}),
+])
+def test_question_words_name_no_topic(question, topic):
+    weights = query_weights(question, interpret(question), 0.0)
+    assert set(weights) == topic
+    assert set(question_tokens(question)) == topic
+
+
+def test_question_words_do_not_lower_coverage(answerer):
+    plain = answerer.ask("Can a member register a gift?")
+    padded = answerer.ask("Is it OK, please, whether a member may get to register a gift?")
+    assert padded.signals.coverage == pytest.approx(plain.signals.coverage)
+
+
+def test_coverage_counts_another_derivation_of_a_question_word(answerer):
+    # The stemmer gives "registration" "registr" but "register" "regist": one word,
+    # so the clause on registering gifts covers a question about their registration.
+    index = answerer.index
+    clause = next(row for row, p in enumerate(index.passages) if "register any gift" in p.text)
+    ranked = [(clause, 1.0)]
+
+    def coverage(question):
+        return answerer.signals(answerer.prepare(question), {clause: 1.0}, {clause: 0.5}, ranked).coverage
+
+    assert coverage("Registration of gifts?") == pytest.approx(coverage("Registering gifts?"))
+    assert coverage("Registration of gifts?") == pytest.approx(1.0)

@@ -1,6 +1,6 @@
 import pytest
 
-from qa.abstain import (AbstentionPolicy, AbstentionSignals, addresses_question, agreement,
+from qa.abstain import (AbstentionPolicy, AbstentionSignals, StemFamilies, addresses_question, agreement,
                         should_abstain, weighted_share)
 from qa.highlight import best_sentence, split_sentences
 
@@ -63,3 +63,16 @@ def test_no_authority_addresses_an_off_topic_question():
 def test_a_lead_in_is_not_the_highlight():
     text = "As a councillor:\nI do not disclose information given to me in confidence."
     assert best_sentence(text, {"as": 5.0, "councillor": 5.0, "disclose": 1.0}, simple_tokens).startswith("I do not")
+
+
+@pytest.mark.parametrize("asked, clause, present", [
+    ("financ", ["financi", "interest"], True),      # finances ~ financial
+    ("criticis", ["critic"], True),                 # criticise ~ criticism
+    ("regist", ["registr"], True),                  # register ~ registration
+    ("offic", ["offici"], False),                   # officer is not official: five letters are too few
+    ("land", ["landlord"], False),
+    ("gift", ["gift"], True),
+])
+def test_stem_families_match_derivations_of_one_word(asked, clause, present):
+    assert StemFamilies(clause).has(asked) is present
+    assert StemFamilies(clause).has_any(["unrelated", asked]) is present
