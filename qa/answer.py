@@ -6,7 +6,7 @@ import logging
 import math
 import re
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
@@ -97,12 +97,23 @@ class Query:
     lexical_text: str
     weights: dict[str, float]
     vector: np.ndarray = field(repr=False)
-    # BM25 over every passage and the most the query could score: computed once per
-    # question, reused by every restricted search (compare runs one per authority).
-    lexical_scores: np.ndarray | None = field(default=None, repr=False)
     lexical_ceiling: float = 0.0
-    # The best CANDIDATES passages by BM25 over the whole index (no filter).
-    lexical_top: list[tuple[int, float]] = field(default_factory=list, repr=False)
+    # BM25 over every passage and the best CANDIDATES of them (no filter), being
+    # computed in a worker thread while the question is encoded and then searched
+    # densely; read through the properties below, which wait for it.
+    lexical_search: Future | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def lexical_scores(self) -> np.ndarray | None:
+        """BM25 of every passage: computed once per question, reused by every
+        restricted search (compare runs one per authority); None for a query
+        without lexical terms."""
+        return self.lexical_search.result()[0] if self.lexical_search is not None else None
+
+    @property
+    def lexical_top(self) -> list[tuple[int, float]]:
+        """The best CANDIDATES passages by BM25 over the whole index."""
+        return self.lexical_search.result()[1] if self.lexical_search is not None else []
 
 
 def clean_question(raw: str) -> tuple[str, str]:
@@ -200,10 +211,9 @@ class Answerer:
                                 share_of=lambda token: lex.df(token) / n)
         search = _LEXICAL_WORKERS.submit(self._lexical_search, weights) if weights else None
         vector = self.embedder.encode([question])[0]
-        scores, top = search.result() if search is not None else (None, [])
         return Query(text=question, interpretation=interpretation, lexical_text=lexical_text or question,
-                     weights=weights, vector=vector, lexical_scores=scores,
-                     lexical_ceiling=self.lexical_ceiling(weights), lexical_top=top)
+                     weights=weights, vector=vector, lexical_ceiling=self.lexical_ceiling(weights),
+                     lexical_search=search)
 
     def _lexical_search(self, weights: dict[str, float]) -> tuple[np.ndarray, list[tuple[int, float]]]:
         """BM25 of every passage, and the best CANDIDATES of them."""
@@ -239,6 +249,7 @@ class Answerer:
     def retrieve(self, query: Query, allowed: np.ndarray | None,
                  candidates: int = CANDIDATES) -> tuple[dict[int, float], dict[int, float]]:
         """Lexical and dense scores for the union of both retrievers' candidates."""
+        dense_top = self.index.dense_top_k(query.vector, candidates, allowed)  # while BM25 may still run
         lexical_all = query.lexical_scores
         if lexical_all is None:
             lexical_top = []
@@ -246,7 +257,6 @@ class Answerer:
             lexical_top = query.lexical_top
         else:
             lexical_top = self.index.lexical.top_k(query.weights, candidates, allowed, scores=lexical_all)
-        dense_top = self.index.dense_top_k(query.vector, candidates, allowed)
         union = sorted({p for p, _ in lexical_top} | {p for p, _ in dense_top})
         if not union:
             return {}, {}
