@@ -120,11 +120,11 @@ class DenseIndex:
         """Exact index up to ``approximate_above`` rows, IVF-SQ8 above.
 
         ``nlist`` defaults to ``2*sqrt(N)`` clamped to [64, 2048]; ``nprobe``
-        to enough lists to scan about 1% of the corpus (at least 16): at a
-        million passages that scans 20 lists in about 1 ms, where 5% took 5 ms
-        for the same recall@100 (0.999 against exact search on the benchmark's
-        corpus; ``protocol-qa bench`` reports recall@10). More probes raise
-        recall and cost proportionally more time. Training uses
+        to enough lists to scan about 0.8% of the corpus (at least 16): at a
+        million passages that scans 16 lists in about 1.5 ms, where 5% took 5
+        to 7 ms for the same recall (recall@10 1.000 against exact search on
+        the benchmark's corpus; ``protocol-qa bench`` reports it). More probes
+        raise recall and cost proportionally more time. Training uses
         a sample of at most 64 vectors per list, so building a million-row
         index takes seconds, not minutes.
         """
@@ -135,7 +135,7 @@ class DenseIndex:
         if n <= approximate_above:
             return cls(embeddings)
         nlist = nlist or int(min(2048, max(64, 2 * math.sqrt(n))))
-        nprobe = nprobe or max(16, math.ceil(0.01 * nlist))
+        nprobe = nprobe or max(16, math.ceil(0.008 * nlist))
         ann = faiss.index_factory(dim, f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(seed)
         sample = rng.choice(n, size=min(n, 64 * nlist), replace=False)
@@ -146,8 +146,14 @@ class DenseIndex:
                 ann.add(np.ascontiguousarray(embeddings[start:start + step], dtype=np.float32))
         return cls(embeddings, ann, nprobe)
 
-    def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """Top ``k`` (row, cosine) pairs, best first, optionally only rows where ``allowed``."""
+    def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None, *,
+               exact_scores: bool = True) -> list[tuple[int, float]]:
+        """Top ``k`` (row, cosine) pairs, best first, optionally only rows where ``allowed``.
+
+        ``exact_scores=False`` lets the approximate index return its own 8-bit
+        scores for its best ``k``, skipping the exact re-scoring of ``4 * k``
+        candidates: for a caller that re-scores the rows itself anyway.
+        """
         vector = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(-1))
         if vector.size != self.dim and len(self):
             raise ValueError(f"query vector has {vector.size} dimensions, the index has {self.dim}")
@@ -164,7 +170,7 @@ class DenseIndex:
                 return exact_top_k(self.embeddings, vector, k, np.flatnonzero(allowed))
         if self.ann is None:
             return self._search_flat(vector, k, allowed)
-        found = self._search_ann(vector, k, allowed)
+        found = self._search_ann(vector, k, allowed, exact_scores)
         if allowed is not None and len(found) < k:
             return exact_top_k(self.embeddings, vector, k, np.flatnonzero(allowed))
         return found
@@ -179,14 +185,17 @@ class DenseIndex:
             sims, ids = self._flat.search(vector[None, :], k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], sims[0]) if i >= 0]
 
-    def _search_ann(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        fetch = min(len(self), max(k * OVERFETCH, 40))
+    def _search_ann(self, vector: np.ndarray, k: int, allowed: np.ndarray | None,
+                    exact_scores: bool = True) -> list[tuple[int, float]]:
+        fetch = min(len(self), max(k * OVERFETCH, 40) if exact_scores else k)
         params = faiss.SearchParametersIVF(nprobe=self.nprobe)
         if allowed is not None:
             selector, bits = _bitmap_selector(allowed)
             params.sel = selector
         with _omp_threads(1):
-            _, ids = self.ann.search(vector[None, :], fetch, params=params)
+            sims, ids = self.ann.search(vector[None, :], fetch, params=params)
+        if not exact_scores:
+            return [(int(i), float(s)) for i, s in zip(ids[0], sims[0]) if i >= 0]
         rows = ids[0][ids[0] >= 0]
         if rows.size == 0:
             return []

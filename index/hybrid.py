@@ -22,6 +22,7 @@ import mmap
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,13 @@ def embed_with_cache(texts: Sequence[str], embedder, cache=None, *, progress: bo
 
 
 class _JsonlTable(Sequence):
-    """A read-only sequence decoded on access from a memory-mapped JSON Lines file."""
+    """A read-only sequence decoded on access from a memory-mapped JSON Lines file.
+
+    The last ``RECENT`` records decoded are kept: answering one question reads
+    its best passages several times (diversifying, abstaining, highlighting).
+    """
+
+    RECENT = 4096
 
     def __init__(self, path: Path, offsets: np.ndarray, decode: Callable[[dict], Any]) -> None:
         self._file = open(path, "rb")
@@ -121,6 +128,7 @@ class _JsonlTable(Sequence):
         self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         self._offsets = offsets
         self._decode = decode
+        self._record = lru_cache(maxsize=self.RECENT)(self._read)
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
@@ -132,6 +140,9 @@ class _JsonlTable(Sequence):
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(i)
+        return self._record(int(i))
+
+    def _read(self, i: int):
         line = self._map[int(self._offsets[i]):int(self._offsets[i + 1])]
         return self._decode(json.loads(line))
 
@@ -241,9 +252,11 @@ class HybridIndex:
         """Best ``k`` (row, BM25 score) with a non-zero score, best first."""
         return self.lexical.top_k(query_weights, k, allowed)
 
-    def dense_top_k(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """Best ``k`` (row, cosine similarity) to a unit query ``vector``, best first."""
-        return self.dense.search(vector, k, allowed)
+    def dense_top_k(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None, *,
+                    exact_scores: bool = True) -> list[tuple[int, float]]:
+        """Best ``k`` (row, cosine similarity) to a unit query ``vector``, best first
+        (see :meth:`DenseIndex.search` for ``exact_scores``)."""
+        return self.dense.search(vector, k, allowed, exact_scores=exact_scores)
 
     def dense_scores_for(self, vector: np.ndarray, rows: Sequence[int]) -> np.ndarray:
         """Exact cosine similarity of ``vector`` to the passages at ``rows``."""

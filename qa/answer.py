@@ -249,7 +249,8 @@ class Answerer:
     def retrieve(self, query: Query, allowed: np.ndarray | None,
                  candidates: int = CANDIDATES) -> tuple[dict[int, float], dict[int, float]]:
         """Lexical and dense scores for the union of both retrievers' candidates."""
-        dense_top = self.index.dense_top_k(query.vector, candidates, allowed)  # while BM25 may still run
+        # While BM25 may still run; the union is re-scored exactly below.
+        dense_top = self.index.dense_top_k(query.vector, candidates, allowed, exact_scores=False)
         lexical_all = query.lexical_scores
         if lexical_all is None:
             lexical_top = []

@@ -56,6 +56,19 @@ def test_approximate_index_recall_and_exact_scores(vectors):
         assert score == pytest.approx(float(vectors[row] @ vectors[3]), abs=1e-5)
 
 
+def test_approximate_scores_on_request(vectors):
+    index = DenseIndex.build(vectors, approximate_above=1000, nlist=32, nprobe=8)
+    for query in vectors[:20]:
+        exact = index.search(query, 10)
+        rough = index.search(query, 10, exact_scores=False)
+        assert len(rough) == 10
+        assert len({r for r, _ in rough} & {r for r, _ in exact}) >= 8  # nearly the same rows
+        for row, score in rough:  # 8-bit codes: close to, not equal to, the cosine
+            assert score == pytest.approx(float(vectors[row] @ query), abs=0.05)
+    flat = DenseIndex.build(vectors)  # the exact index has nothing cheaper to offer
+    assert flat.search(vectors[1], 5, exact_scores=False) == flat.search(vectors[1], 5)
+
+
 @pytest.mark.parametrize("few", [True, False])
 def test_approximate_index_with_mask_never_short(monkeypatch, vectors, few):
     import index.dense as dense

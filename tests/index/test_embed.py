@@ -174,3 +174,13 @@ def test_purpose_is_checked():
     from index.embed import load_embedder
     with pytest.raises(ValueError, match="purpose"):
         load_embedder("fake", purpose="everything")
+
+
+@pytest.mark.parametrize("purpose, threads", [("questions", 1), ("passages", None)])
+def test_questions_are_encoded_on_one_thread(purpose, threads, monkeypatch):
+    import index.embed as embed
+
+    asked = {}
+    monkeypatch.setattr(embed, "_load_backend", lambda choice, **kwargs: asked.update(kwargs) or FakeEmbedder())
+    load_embedder("onnx", purpose=purpose)
+    assert asked["threads"] == threads
