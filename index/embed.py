@@ -157,6 +157,7 @@ class Backend(str, Enum):
     TORCH_BF16 = "torch-bf16"
     ONNX = "onnx"
     ONNX_INT8 = "onnx-int8"
+    OPENVINO = "openvino"
     FAKE = "fake"
 
 
@@ -272,6 +273,13 @@ def _load_backend(backend: str | Backend = Backend.AUTO, *, model_dir: Path | No
         100-105 passages/s (no faster than PyTorch here); cosine 1.00000;
         a single question 3 ms, and it degrades far less than PyTorch when
         other processes share the cores.
+    ``"openvino"``
+        the same ONNX export compiled by OpenVINO, which runs it in bfloat16
+        on CPUs that have it natively. Same fingerprint as ``"torch"``. Needs
+        ``openvino``. 329 passages/s against 85 for ``"torch"`` and 180 for
+        ``"torch-bf16"`` measured back to back (a busier moment than the
+        figures above); cosine 0.99999 (min 0.99998); loads in 0.7 s where
+        ``"torch"`` needs about 5 s to import sentence-transformers.
     ``"onnx-int8"``
         the ONNX model with int8 weights (dynamic quantisation, per channel).
         Fastest without bfloat16 hardware, but vectors move (mean cosine
@@ -281,9 +289,10 @@ def _load_backend(backend: str | Backend = Backend.AUTO, *, model_dir: Path | No
         206-233 passages/s (1.7-1.9x); a single question 1.4 ms.
     ``"auto"`` (default)
         the fastest backend whose vectors are interchangeable with the
-        reference (mean cosine > 0.999, same fingerprint): ``"torch-bf16"``
-        where the CPU has native bfloat16, else ``"onnx"``, else ``"torch"``
-        with a warning when onnxruntime is missing. int8 is never chosen
+        reference (mean cosine > 0.999, same fingerprint): ``"openvino"``
+        where the CPU has native bfloat16 and OpenVINO is installed, else
+        ``"torch-bf16"`` where the CPU has native bfloat16, else ``"onnx"``,
+        else ``"torch"`` with a warning when onnxruntime is missing. int8 is never chosen
         automatically because it changes the index fingerprint.
 
     ``threads`` caps ONNX Runtime's threads (default: every usable CPU).
@@ -296,7 +305,11 @@ def _load_backend(backend: str | Backend = Backend.AUTO, *, model_dir: Path | No
         names = ", ".join(repr(b.value) for b in Backend)
         raise ValueError(f"unknown encoder backend {backend!r}; choose one of {names}") from None
     if choice is Backend.AUTO:
-        if cpu_has_fast_bfloat16():
+        from index.onnx_encoder import openvino_has_bfloat16
+
+        if openvino_has_bfloat16():
+            choice = Backend.OPENVINO
+        elif cpu_has_fast_bfloat16():
             choice = Backend.TORCH_BF16
         elif _onnxruntime_available():
             choice = Backend.ONNX
@@ -309,10 +322,18 @@ def _load_backend(backend: str | Backend = Backend.AUTO, *, model_dir: Path | No
         return SentenceTransformerEmbedder(model_dir)
     if choice is Backend.TORCH_BF16:
         return SentenceTransformerEmbedder(model_dir, bfloat16=True)
+    from index.onnx_encoder import OnnxEmbedder
+
+    if choice is Backend.OPENVINO:
+        try:
+            import openvino  # noqa: F401
+        except ImportError:
+            raise RuntimeError("the 'openvino' encoder needs OpenVINO: run 'pip install openvino', "
+                               "or choose the encoder 'torch'") from None
+        return OnnxEmbedder(model_dir, cache_dir=cache_dir, threads=threads, runtime="openvino")
     if not _onnxruntime_available():
         raise RuntimeError(f"the {choice.value!r} encoder needs onnxruntime: run 'pip install onnxruntime "
                            "onnx', or choose the encoder 'torch'")
-    from index.onnx_encoder import OnnxEmbedder
 
     return OnnxEmbedder(model_dir, quantize=choice is Backend.ONNX_INT8, cache_dir=cache_dir, threads=threads)
 

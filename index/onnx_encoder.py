@@ -7,6 +7,13 @@ kernels), optionally quantises the weights to int8 (dynamic, per output
 channel), and stores the result under the cache directory keyed by the model
 fingerprint. That takes a few seconds once; later starts load the file.
 
+The exported file runs on ONNX Runtime (the default) or on OpenVINO
+(``runtime="openvino"``), which compiles it for the CPU at hand and, on CPUs
+with native bfloat16 (AMX, AVX512-BF16), runs the matrix products in
+bfloat16 by default: measured on the default corpus, 329 passages/s against
+85 for PyTorch float32 on the same machine at the same moment, with every
+vector within cosine 0.99998 of the float32 one.
+
 Mean pooling and L2 normalisation are part of the exported graph, so the
 session returns sentence embeddings directly. Tokenising uses the model's own
 ``tokenizer.json`` (the Rust ``tokenizers`` library) with the model's
@@ -25,7 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["OnnxEmbedder", "default_cache_dir", "cached_onnx_model", "EXPORT_VERSION"]
+__all__ = ["OnnxEmbedder", "default_cache_dir", "cached_onnx_model", "openvino_has_bfloat16", "EXPORT_VERSION"]
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +152,36 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def openvino_has_bfloat16() -> bool:
+    """True when OpenVINO is installed and runs bfloat16 natively on this CPU."""
+    try:
+        import openvino
+    except ImportError:
+        return False
+    try:
+        return "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    except Exception:  # noqa: BLE001 - an unusable OpenVINO is as good as none
+        return False
+
+
+class _OpenVinoSession:
+    """The one call of ``onnxruntime.InferenceSession`` the encoder uses, on OpenVINO."""
+
+    def __init__(self, model_path: Path, threads: int) -> None:
+        import openvino
+
+        core = openvino.Core()
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
+        self._compiled = core.compile_model(core.read_model(str(model_path)), "CPU", config)
+
+    def run(self, _outputs, feed: dict) -> list[np.ndarray]:
+        request = self._compiled.create_infer_request()  # one per call: safe across threads
+        request.infer(feed)
+        return [request.get_output_tensor(0).data.copy()]
+
+
 class OnnxEmbedder:
-    """The packaged model on ONNX Runtime's CPU provider, float32 or int8.
+    """The packaged model on ONNX Runtime's CPU provider (float32 or int8) or on OpenVINO.
 
     ``quantize=False`` gives vectors equal to PyTorch's to float precision
     (cosine > 0.99999), so it shares the PyTorch fingerprint and indexes are
@@ -154,13 +189,19 @@ class OnnxEmbedder:
     (mean cosine 0.992) and a fingerprint of its own, so an index built by
     one is refused by the other.
 
-    ``threads`` is ONNX Runtime's intra-op thread count (default: the CPUs
-    this process may use).
+    ``threads`` is the runtime's thread count (default: the CPUs this
+    process may use). ``runtime="openvino"`` runs the float32 export on
+    OpenVINO at its default precision for the CPU (bfloat16 where native):
+    vectors within cosine 0.99998 of float32, so the same fingerprint.
     """
 
     def __init__(self, model_dir: Path | None = None, *, quantize: bool = False,
-                 cache_dir: Path | None = None, threads: int | None = None) -> None:
-        import onnxruntime as ort
+                 cache_dir: Path | None = None, threads: int | None = None,
+                 runtime: str = "onnxruntime") -> None:
+        if runtime not in ("onnxruntime", "openvino"):
+            raise ValueError(f"runtime must be 'onnxruntime' or 'openvino', got {runtime!r}")
+        if runtime == "openvino" and quantize:
+            raise ValueError("the int8 export runs on ONNX Runtime only; use runtime='onnxruntime'")
         from tokenizers import Tokenizer
 
         from index.embed import MODEL_NAME, fingerprint_model_dir, packaged_model_dir
@@ -189,6 +230,11 @@ class OnnxEmbedder:
         self._tokenizer.no_padding()  # tokenizer.json pads to 128; we pad per batch
         self._tokenizer.enable_truncation(self.max_seq_length)
         self._pad_id = self._tokenizer.token_to_id("[PAD]") or 0
+
+        if runtime == "openvino":
+            self._session = _OpenVinoSession(self.model_path, threads or _usable_cpus())
+            return
+        import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or _usable_cpus()
@@ -227,3 +273,16 @@ class OnnxEmbedder:
             out[rows] = self._session.run(None, {"input_ids": input_ids,
                                                  "attention_mask": attention_mask})[0]
         return out
+
+
+def main() -> None:
+    """``python -m index.onnx_encoder``: export the packaged model now (``make install``
+    does), so that the first ingest or question does not pay for it."""
+    from index.embed import fingerprint_model_dir, packaged_model_dir
+
+    model_dir = packaged_model_dir()
+    print(cached_onnx_model(model_dir, fingerprint_model_dir(model_dir), quantize=False))
+
+
+if __name__ == "__main__":
+    main()

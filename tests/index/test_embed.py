@@ -44,7 +44,7 @@ def test_unknown_backend_names_the_choices():
 
 
 def test_backend_names_are_the_documented_ones():
-    assert {b.value for b in Backend} == {"auto", "torch", "torch-bf16", "onnx", "onnx-int8", "fake"}
+    assert {b.value for b in Backend} == {"auto", "torch", "torch-bf16", "onnx", "onnx-int8", "openvino", "fake"}
 
 
 def test_measure_encoder_reports_rates():
@@ -97,7 +97,7 @@ def reference():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["torch", "onnx"])
+@pytest.mark.parametrize("backend", ["torch", "onnx", "openvino"])
 def test_real_model_loads_offline_and_gives_unit_vectors(backend, onnx_cache, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     embedder = load_embedder(backend, cache_dir=onnx_cache)  # the autouse fixture refuses sockets
@@ -108,11 +108,12 @@ def test_real_model_loads_offline_and_gives_unit_vectors(backend, onnx_cache, mo
 
 
 # Thresholds sit below the cosines measured over the 384 corpus paragraphs
-# (onnx 0.99999+, torch-bf16 0.99999, onnx-int8 mean 0.992, minimum 0.975).
+# (onnx 0.99999+, torch-bf16 0.99999, openvino 0.99998, onnx-int8 mean 0.992, minimum 0.975).
 @pytest.mark.slow
 @pytest.mark.parametrize("backend, min_cosine, same_fingerprint", [
     ("onnx", 0.9999, True),
     ("torch-bf16", 0.999, True),
+    ("openvino", 0.9999, True),
     ("onnx-int8", 0.96, False),
 ])
 def test_backends_agree_with_pytorch(backend, min_cosine, same_fingerprint, reference, onnx_cache):
@@ -184,3 +185,15 @@ def test_questions_are_encoded_on_one_thread(purpose, threads, monkeypatch):
     monkeypatch.setattr(embed, "_load_backend", lambda choice, **kwargs: asked.update(kwargs) or FakeEmbedder())
     load_embedder("onnx", purpose=purpose)
     assert asked["threads"] == threads
+
+
+
+@pytest.mark.parametrize("runtime, quantize, message", [
+    ("openvino", True, "int8 export runs on ONNX Runtime only"),
+    ("tensorrt", False, "runtime must be 'onnxruntime' or 'openvino', got 'tensorrt'"),
+])
+def test_onnx_embedder_refuses_bad_runtime_choices_before_loading(runtime, quantize, message, tmp_path):
+    from index.onnx_encoder import OnnxEmbedder
+
+    with pytest.raises(ValueError, match=message):
+        OnnxEmbedder(tmp_path / "no-model-here", quantize=quantize, runtime=runtime)
