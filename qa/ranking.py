@@ -87,7 +87,10 @@ def convex_fusion(lexical: Mapping[int, float], dense: Mapping[int, float], *,
 
 def rank_positions(scores: Mapping[int, float]) -> list[int]:
     """Positions best first; ties broken by position so results are deterministic."""
-    return sorted(scores, key=lambda position: (-scores[position], position))
+    # Sorted by position, then stably by score descending (reverse sorts keep the
+    # order of equal keys): the same order as a (-score, position) key, without
+    # building a tuple per position.
+    return sorted(sorted(scores), key=scores.__getitem__, reverse=True)
 
 
 def diversify(ranked: Sequence[int], group_of, per_group: int = 1, limit: int | None = None) -> list[int]:
