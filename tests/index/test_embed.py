@@ -197,3 +197,29 @@ def test_onnx_embedder_refuses_bad_runtime_choices_before_loading(runtime, quant
 
     with pytest.raises(ValueError, match=message):
         OnnxEmbedder(tmp_path / "no-model-here", quantize=quantize, runtime=runtime)
+
+
+@pytest.mark.parametrize("openvino_fast, torch_fast, expected", [
+    (True, True, "openvino"),
+    (False, True, "torch-bf16"),
+    (False, False, "onnx"),
+])
+def test_auto_picks_the_fastest_interchangeable_passage_encoder(openvino_fast, torch_fast, expected, monkeypatch):
+    import index.embed as embed
+    import index.onnx_encoder as onnx_encoder
+
+    chosen = []
+
+    class Stub(FakeEmbedder):
+        def __init__(self, *args, runtime="onnxruntime", quantize=False, **kwargs):
+            super().__init__()
+            chosen.append("openvino" if runtime == "openvino" else "onnx-int8" if quantize else "onnx")
+
+    monkeypatch.setattr(onnx_encoder, "openvino_has_bfloat16", lambda: openvino_fast)
+    monkeypatch.setattr(onnx_encoder, "OnnxEmbedder", Stub)
+    monkeypatch.setattr(embed, "cpu_has_fast_bfloat16", lambda: torch_fast)
+    monkeypatch.setattr(embed, "_onnxruntime_available", lambda: True)
+    monkeypatch.setattr(embed, "SentenceTransformerEmbedder",
+                        lambda *args, bfloat16=False, **kwargs: chosen.append("torch-bf16" if bfloat16 else "torch"))
+    embed._load_backend("auto")
+    assert chosen == [expected]
