@@ -567,7 +567,6 @@ def emit(units: list[_Unit], doc: str, cap: int) -> list[Draft]:
             bounds = unit.items + [len(blocks)]
             for n, ref in enumerate(unit.item_refs):
                 part = blocks[bounds[n]:bounds[n + 1]]
-                tail_split = [k for k, b in enumerate(part) if b.kind == "para" and k > 0 and b.text[:1].isupper()]
                 part_start = part[0].start + part[0].body
                 base = unit.clause or unit.parent
                 clause = f"{base}({ref})" if ref and base else unit.clause

@@ -3,7 +3,6 @@ with the fake embedder, and the environment that points app.py at it."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
