@@ -110,17 +110,19 @@ class BM25Params:
             raise ValueError(f"b must be between 0 and 1, got {self.b}")
 
 
-def top_k_indices(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+def top_k_indices(scores: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                  floor: float = 0.0) -> list[tuple[int, float]]:
     """The ``k`` best (index, score) pairs among non-zero, allowed scores.
 
     Order is score descending, then index ascending, so ties are deterministic
     and the result equals a stable sort of the full vector. Cost is one
     ``argpartition`` over the candidates plus a sort of ``k`` of them, instead
-    of sorting everything.
+    of sorting everything. A positive ``floor`` known not to exceed the k-th
+    best score leaves only the scores at or above it as candidates.
     """
     if k <= 0 or scores.size == 0:
         return []
-    keep = scores != 0
+    keep = scores >= floor if floor > 0 else scores != 0
     if allowed is not None:
         if allowed.shape != scores.shape:
             raise ValueError(f"allowed mask has shape {allowed.shape}, expected {scores.shape}")
@@ -287,14 +289,8 @@ class LexicalIndex:
         """
         if scores is None:
             scores = self.scores(query)
-        if allowed is None and k > 0:
-            floor = self._kth_score_floor(query, scores, k)
-            if floor > 0:
-                candidates = np.flatnonzero(scores >= floor)
-                values = scores[candidates]
-                order = np.lexsort((candidates, -values))[:k]
-                return [(int(candidates[i]), float(values[i])) for i in order]
-        return top_k_indices(scores, k, allowed)
+        floor = self._kth_score_floor(query, scores, k) if allowed is None and k > 0 else 0.0
+        return top_k_indices(scores, k, allowed, floor=floor)
 
     def _kth_score_floor(self, query: Mapping[str, float], scores: np.ndarray, k: int) -> float:
         """The k-th best score among the query terms' head passages (0.0 when
