@@ -146,18 +146,25 @@ class _AuthorityLookup:
     by_initials: dict[str, list[str]]
 
 
+def _name_keys(authority: str) -> tuple[frozenset[str], str]:
+    """An authority's distinctive name words (lower case, not "council", "borough"...)
+    and its initials ("LGA"), or "" when they would be under three letters."""
+    distinctive = frozenset(w for w in re.findall(r"[a-z0-9]+", authority.lower())
+                            if w not in _GENERIC_NAME_WORDS)
+    initials = "".join(w[0] for w in re.findall(r"[A-Za-z]+", authority)
+                       if w.lower() not in ("of", "and", "the")).upper()
+    return distinctive, initials if len(initials) >= 3 else ""
+
+
 @lru_cache(maxsize=4)
 def _authority_lookup(authorities: tuple[str, ...]) -> _AuthorityLookup:
     by_word: dict[str, list[tuple[str, frozenset[str]]]] = {}
     by_initials: dict[str, list[str]] = {}
     for authority in authorities:
-        parts = re.findall(r"[a-z0-9]+", authority.lower())
-        distinctive = frozenset(w for w in parts if w not in _GENERIC_NAME_WORDS)
+        distinctive, initials = _name_keys(authority)
         for word in distinctive:
             by_word.setdefault(word, []).append((authority, distinctive))
-        initials = "".join(w[0] for w in re.findall(r"[A-Za-z]+", authority)
-                           if w.lower() not in ("of", "and", "the")).upper()
-        if len(initials) >= 3:
+        if initials:
             by_initials.setdefault(initials, []).append(authority)
     return _AuthorityLookup({a: i for i, a in enumerate(authorities)}, by_word, by_initials)
 
@@ -187,9 +194,7 @@ def without_authority_names(question: str, authorities: list[str]) -> str:
     """
     words: set[str] = set()
     for authority in authorities:
-        words |= {w for w in re.findall(r"[a-z0-9]+", authority.lower()) if w not in _GENERIC_NAME_WORDS}
-        initials = "".join(w[0] for w in re.findall(r"[A-Za-z]+", authority) if w.lower() not in ("of", "and", "the"))
-        if len(initials) >= 3:
-            words.add(initials.lower())
+        distinctive, initials = _name_keys(authority)
+        words |= distinctive | ({initials.lower()} if initials else set())
     kept = [token for token in re.split(r"(\W+)", question) if token.lower() not in words]
     return re.sub(r"\s+", " ", "".join(kept)).strip()
