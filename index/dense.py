@@ -40,6 +40,8 @@ APPROXIMATE_ABOVE = 50_000
 SUBSET_LIMIT = 20_000
 # Candidates fetched from the approximate index per result wanted, before exact re-scoring.
 OVERFETCH = 4
+# Queries whose exact similarities recall_at_k computes in one pass over the embeddings.
+RECALL_BLOCK = 32
 
 
 def exact_top_k(embeddings: np.ndarray, vector: np.ndarray, k: int,
@@ -50,6 +52,11 @@ def exact_top_k(embeddings: np.ndarray, vector: np.ndarray, k: int,
         rows = np.arange(sims.size)
     else:
         sims = np.asarray(embeddings[rows]) @ vector
+    return _best_of(sims, rows, k)
+
+
+def _best_of(sims: np.ndarray, rows: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The ``k`` best (row, similarity) pairs, similarity descending, ties by row."""
     if k <= 0 or sims.size == 0:
         return []
     if sims.size > k:
@@ -221,10 +228,20 @@ class DenseIndex:
 
 
 def recall_at_k(index: DenseIndex, queries: np.ndarray, k: int = 10) -> float:
-    """Mean fraction of the exact top ``k`` that ``index.search`` returns (1.0 for the flat index)."""
+    """Mean fraction of the exact top ``k`` that ``index.search`` returns (1.0 for the flat index).
+
+    The exact similarities are computed for a block of queries at a time, so
+    the embeddings (1.5 GB at a million passages) are read once per block,
+    not once per query.
+    """
+    queries = np.asarray(queries, dtype=np.float32)
+    rows = np.arange(len(index))
     hits = 0
-    for vector in queries:
-        exact = {row for row, _ in exact_top_k(index.embeddings, vector, k)}
-        found = {row for row, _ in index.search(vector, k)}
-        hits += len(exact & found)
+    for start in range(0, len(queries), RECALL_BLOCK):
+        block = queries[start:start + RECALL_BLOCK]
+        sims = np.asarray(index.embeddings) @ block.T
+        for column, vector in enumerate(block):
+            exact = {row for row, _ in _best_of(sims[:, column], rows, k)}
+            found = {row for row, _ in index.search(vector, k)}
+            hits += len(exact & found)
     return hits / (k * len(queries)) if len(queries) else 1.0

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from index.dense import recall_at_k
 from index.hybrid import HybridIndex, embed_with_cache
 from index.lexical import tokenize
 from ingest.passage import Passage, passage_id
@@ -291,21 +292,8 @@ def _ours_worker(index_dir: str, embedder_spec, questions, compare_questions, th
     after = _rss_mb()
     return dict(figures, load_s=round(load_s, 3), **after,
                 index_rss_mb=round(after["rss_mb"] - before["rss_mb"], 1), dense=index.dense.kind,
-                dense_recall_at_10=_dense_recall(index, embedder.encode(list(questions[:RECALL_QUESTIONS]))))
-
-
-def _dense_recall(index: HybridIndex, vectors: np.ndarray, k: int = 10) -> float:
-    """Share of the exact top ``k`` dense neighbours that the index's search finds
-    (1.0 for the exact flat index), over the given question vectors."""
-    if len(vectors) == 0 or len(index) == 0:
-        return 1.0
-    k = min(k, len(index))
-    sims = np.asarray(index.embeddings) @ np.asarray(vectors, dtype=np.float32).T  # one pass over the vectors
-    found = 0
-    for column, vector in enumerate(vectors):
-        exact = set(np.argpartition(-sims[:, column], k - 1)[:k].tolist())
-        found += len(exact & {row for row, _ in index.dense_top_k(vector, k)})
-    return round(found / (k * len(vectors)), 4)
+                dense_recall_at_10=round(recall_at_k(
+                    index.dense, embedder.encode(list(questions[:RECALL_QUESTIONS])), 10), 4))
 
 
 class _Baseline:

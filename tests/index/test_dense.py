@@ -69,6 +69,17 @@ def test_approximate_scores_on_request(vectors):
     assert flat.search(vectors[1], 5, exact_scores=False) == flat.search(vectors[1], 5)
 
 
+def test_recall_counts_what_the_approximate_index_misses():
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(2000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = DenseIndex.build(vectors, approximate_above=100, nlist=64, nprobe=1)
+    questions = vectors[:20] + 0.3 * rng.normal(size=(20, 16)).astype(np.float32)
+    one_probe = recall_at_k(index, questions, 10)
+    index.nprobe = 64  # every list: exact
+    assert one_probe < recall_at_k(index, questions, 10) == 1.0
+
+
 @pytest.mark.parametrize("few", [True, False])
 def test_approximate_index_with_mask_never_short(monkeypatch, vectors, few):
     import index.dense as dense

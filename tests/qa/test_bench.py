@@ -115,26 +115,3 @@ def test_draw_plot_from_recorded_runs(tmp_path):
     png = draw_plot(results, tmp_path / "plot.png")
     assert Path(png).stat().st_size > 1000
 
-
-def test_dense_recall_counts_what_the_approximate_index_misses(monkeypatch):
-    from index.dense import DenseIndex
-    from qa.bench import _dense_recall
-
-    rng = np.random.default_rng(3)
-    vectors = rng.normal(size=(2000, 16)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-
-    class Index:
-        embeddings = vectors
-        dense = DenseIndex.build(vectors, approximate_above=100, nlist=64, nprobe=1)
-
-        def __len__(self):
-            return len(vectors)
-
-        def dense_top_k(self, vector, k):
-            return self.dense.search(vector, k)
-
-    questions = vectors[:20] + 0.3 * rng.normal(size=(20, 16)).astype(np.float32)
-    one_probe = _dense_recall(Index(), questions)
-    Index.dense.nprobe = 64  # every list: exact
-    assert one_probe < _dense_recall(Index(), questions) == 1.0
