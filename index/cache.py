@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from index import store
+
 __all__ = ["content_key", "EmbeddingCache"]
 
 log = logging.getLogger(__name__)
@@ -56,8 +58,8 @@ class EmbeddingCache:
             return
         for path in sorted(self.directory.glob("seg-*.npz")):
             try:
-                with np.load(path) as segment:
-                    keys, vectors = segment["keys"], segment["vectors"]
+                segment = store.load_arrays(path, ("keys", "vectors"))
+                keys, vectors = segment["keys"], segment["vectors"]
                 if keys.shape[0] != vectors.shape[0] or keys.shape[1:] != (32,) or vectors.shape[1:] != (self.dim,):
                     raise ValueError(f"shapes {keys.shape} and {vectors.shape} do not fit")
             except Exception as exc:  # noqa: BLE001 - any unreadable segment is skipped

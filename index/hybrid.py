@@ -401,19 +401,19 @@ class HybridIndex:
             n = int(manifest["passages"])
             lazy = n > LAZY_ABOVE
             current = "passages.offsets.npy"
-            offsets = np.load(version_dir / current)
+            offsets = store.load_array(version_dir / current)
             current = "passages.jsonl"
             passages = _read_jsonl(version_dir / current, offsets, Passage.from_dict, lazy)
             current = "documents.offsets.npy"
-            doc_offsets = np.load(version_dir / current)
+            doc_offsets = store.load_array(version_dir / current)
             current = "documents.jsonl"
             documents = _read_jsonl(version_dir / current, doc_offsets, dict, lazy)
             current = "facets.json"
             facets = json.loads((version_dir / current).read_text(encoding="utf-8"))
             current = "facets.npy"
-            codes = np.load(version_dir / current)
+            codes = store.load_array(version_dir / current)
             current = "embeddings.npy"
-            embeddings = np.load(version_dir / current, mmap_mode="r")
+            embeddings = store.load_array(version_dir / current, mmap_mode="r")
             current = "lexical_vocab.json"
             lexical = LexicalIndex.load(version_dir)
             current = "dense_ivf.faiss"

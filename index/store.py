@@ -28,22 +28,24 @@ import logging
 import os
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import filelock
+import numpy as np
 
 __all__ = [
     "FORMAT_VERSION", "MANIFEST", "IndexProblem", "IndexNotFound", "IndexDamaged", "IndexIncompatible",
     "IndexBusy", "rebuild_hint", "save_version", "open_version", "writer_lock", "collect_garbage",
-    "file_checksum", "pause_for_tests",
+    "file_checksum", "pause_for_tests", "load_array", "load_arrays",
 ]
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 # The manifest records a checksum of its own content: damage to a checksum
 # inside it is then reported as damage to the manifest, not to the file it names.
@@ -301,3 +303,22 @@ def collect_garbage(index_dir: Path, keep: int = 2) -> list[str]:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path.name)
     return removed
+
+
+# numpy parses every .npy header with ast.literal_eval, and CPython 3.11's AST
+# constructor is not safe when threads do that at once (python/cpython#106905:
+# "AST constructor recursion depth mismatch", raised spuriously when several
+# threads load an index together). Index arrays are read through this lock.
+_NPY_HEADER_LOCK = threading.Lock()
+
+
+def load_array(path: Path, mmap_mode: str | None = None) -> np.ndarray:
+    """``np.load`` of one ``.npy`` file, safe to call from several threads at once."""
+    with _NPY_HEADER_LOCK:
+        return np.load(path, mmap_mode=mmap_mode)
+
+
+def load_arrays(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The named arrays of one ``.npz`` file, read whole; thread-safe as :func:`load_array`."""
+    with _NPY_HEADER_LOCK, np.load(path) as stored:
+        return {name: stored[name] for name in names}

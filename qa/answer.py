@@ -14,14 +14,14 @@ import numpy as np
 
 from index.embed import Embedder
 from index.hybrid import HybridIndex
-from index.lexical import tokenize
+from index.lexical import Term, tokenize
 from ingest.passage import Passage
 
 from .abstain import (AbstentionPolicy, AbstentionSignals, StemFamilies, agreement, should_abstain,
                       weighted_share)
 from .highlight import best_sentence
 from .ranking import FusionMode, blend, convex_fusion, diversify, rank_positions, reciprocal_rank_fusion
-from .vocabulary import Interpretation, interpret, named_authorities, without_authority_names
+from .vocabulary import Interpretation, SynonymGroup, interpret, named_authorities, without_authority_names
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Query:
     text: str
     interpretation: Interpretation
     lexical_text: str
-    weights: dict[str, float]
+    weights: dict[Term, float]
     vector: np.ndarray = field(repr=False)
     lexical_ceiling: float = 0.0
     # BM25 over every passage and the best CANDIDATES of them (no filter), being
@@ -140,23 +140,46 @@ def question_tokens(question: str) -> list[str]:
 
 
 def query_weights(question: str, interpretation: Interpretation, expansion_weight: float = EXPANSION_WEIGHT,
-                  share_of=None, rare_share: float = 0.02) -> dict[str, float]:
-    """Lexical query: each question token (less the question words) at weight 1 per occurrence, plus the
-    tokens of the other names of each vocabulary concept the question used.
+                  share_of=None, rare_share: float = 0.02, synonym_sets: bool = True) -> dict[Term, float]:
+    """Lexical query: each question token (less the question words) at weight 1 per occurrence,
+    a one-word vocabulary name as its synonym set, plus the other names of a matched phrase.
 
-    Other names come in at ``expansion_weight``, and only for a name the corpus
-    itself seldom uses (``share_of(token)``, the share of passages containing
-    the token, under ``rare_share``): when the question says "Cabinet" and the
-    documents say "Executive", the other name carries the meaning; when both
-    "councillor" and "member" fill the documents, adding one to the other only
-    adds noise (measured: see README "Retrieval quality").
+    With ``synonym_sets``, a question word that is one-word name of a
+    vocabulary concept ("councillor") becomes the set of that concept's
+    one-word names (``("cllr", "councillor", "member")``), which the lexical
+    index scores as one term (see :mod:`index.lexical`): "Members" in a
+    clause counts as "councillor" in the question, and a concept whose names
+    fill the corpus weighs little. Names of several words ("elected member")
+    are left out of the set; "vice-chair" is two tokens, likewise.
+
+    Phrases of several words ("monitoring officer") keep their own tokens;
+    their other names come in at ``expansion_weight``, and only for a phrase
+    the corpus itself seldom uses (``share_of(token)``, the share of passages
+    containing the token, under ``rare_share``): when the question says
+    "s151 officer" and the documents say "chief financial officer", the other
+    name carries the meaning; when both fill the documents, adding one to the
+    other only adds noise (measured: see README "Retrieval quality"). Without
+    ``synonym_sets``, one-word names are expanded the same way (the previous
+    behaviour, kept for the ablation).
     """
-    weights: dict[str, float] = {}
+    weights: dict[Term, float] = {}
     for token in question_tokens(question):
         weights[token] = weights.get(token, 0.0) + 1.0
+    expanded: set[str] = set()
+    if synonym_sets:
+        for phrase, group in interpretation.matched:
+            own = tokenize(phrase)
+            if len(own) != 1 or own[0] not in weights:
+                continue
+            names = synonym_set(group)
+            if len(names) > 1 and own[0] in names:
+                weights[names] = weights.get(names, 0.0) + weights.pop(own[0])
+                expanded.add(phrase)
     if expansion_weight <= 0:
         return weights
     for phrase, group in interpretation.matched:
+        if phrase in expanded:
+            continue
         own = tokenize(phrase)
         if share_of is not None and own and min(share_of(t) for t in own) >= rare_share:
             continue
@@ -168,6 +191,22 @@ def query_weights(question: str, interpretation: Interpretation, expansion_weigh
                 if token not in weights:
                     weights[token] = expansion_weight
     return weights
+
+
+def synonym_set(group: SynonymGroup) -> tuple[str, ...]:
+    """The tokens of a vocabulary group's one-word names, sorted: one lexical term."""
+    tokens = set()
+    for name in group.names:
+        if " " not in name:
+            parts = tokenize(name)
+            if len(parts) == 1:
+                tokens.add(parts[0])
+    return tuple(sorted(tokens))
+
+
+def term_tokens(term: Term) -> tuple[str, ...]:
+    """The tokens of a lexical query term (one, or a synonym set's)."""
+    return term if isinstance(term, tuple) else (term,)
 
 
 def _alternative_tokens(interpretation: Interpretation) -> dict[str, set[str]]:
@@ -187,7 +226,8 @@ class Answerer:
     def __init__(self, index: HybridIndex, embedder: Embedder, *,
                  mode: FusionMode = FusionMode.BLEND, dense_weight: float = DENSE_WEIGHT,
                  rrf_weight: float = RRF_WEIGHT,
-                 expansion_weight: float = EXPANSION_WEIGHT, theoretical_scale: bool = True,
+                 expansion_weight: float = EXPANSION_WEIGHT, synonym_sets: bool = True,
+                 theoretical_scale: bool = True,
                  per_group: int = 1,
                  policy: AbstentionPolicy = AbstentionPolicy()) -> None:
         self.index = index
@@ -196,6 +236,7 @@ class Answerer:
         self.dense_weight = dense_weight
         self.rrf_weight = rrf_weight
         self.expansion_weight = expansion_weight
+        self.synonym_sets = synonym_sets
         self.theoretical_scale = theoretical_scale
         self.per_group = per_group
         self.policy = policy
@@ -208,14 +249,14 @@ class Answerer:
         lex = self.index.lexical
         n = max(lex.n_docs, 1)
         weights = query_weights(lexical_text or question, interpretation, self.expansion_weight,
-                                share_of=lambda token: lex.df(token) / n)
+                                share_of=lambda token: lex.df(token) / n, synonym_sets=self.synonym_sets)
         search = _LEXICAL_WORKERS.submit(self._lexical_search, weights) if weights else None
         vector = self.embedder.encode([question])[0]
         return Query(text=question, interpretation=interpretation, lexical_text=lexical_text or question,
                      weights=weights, vector=vector, lexical_ceiling=self.lexical_ceiling(weights),
                      lexical_search=search)
 
-    def _lexical_search(self, weights: dict[str, float]) -> tuple[np.ndarray, list[tuple[int, float]]]:
+    def _lexical_search(self, weights: dict[Term, float]) -> tuple[np.ndarray, list[tuple[int, float]]]:
         """BM25 of every passage, and the best CANDIDATES of them."""
         scores = self.index.lexical.scores(weights)
         return scores, self.index.lexical.top_k(weights, CANDIDATES, scores=scores)
@@ -266,7 +307,7 @@ class Answerer:
         dense = {p: float(s) for p, s in zip(union, dense_all)}
         return lexical, dense
 
-    def lexical_ceiling(self, weights: dict[str, float]) -> float:
+    def lexical_ceiling(self, weights: dict[Term, float]) -> float:
         """The most BM25 could give a passage for these query weights (each term at
         its idf times k1 + 1), used to put lexical scores on an absolute 0..1 scale."""
         lex = self.index.lexical
@@ -315,7 +356,10 @@ class Answerer:
 
     def make_results(self, query: Query, ranked: Iterable[tuple[int, float]],
                      lexical: dict[int, float], dense: dict[int, float], top_k: int) -> list[Result]:
-        highlight_weights = {t: w * self.index.lexical.idf(t) for t, w in query.weights.items()}
+        highlight_weights: dict[str, float] = {}
+        for term, weight in query.weights.items():
+            for token in term_tokens(term):
+                highlight_weights[token] = highlight_weights.get(token, 0.0) + weight * self.index.lexical.idf(term)
         results = []
         for rank, (position, score) in enumerate(ranked, start=1):
             if rank > top_k:

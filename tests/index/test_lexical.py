@@ -1,7 +1,8 @@
-"""The sparse BM25 against rank-bm25's BM25Okapi on real clauses, and its top-k."""
+"""The sparse BM25 against rank-bm25's BM25Okapi on real clauses, Lucene's idf, synonym sets, and top-k."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +30,13 @@ def clauses() -> list[list[str]]:
     return tokens
 
 
+OKAPI = BM25Params(idf="okapi")
+
+
 @pytest.fixture(scope="module")
 def pair(clauses):
-    return LexicalIndex.build(clauses), BM25Okapi(clauses)
+    """Our index with rank-bm25's idf, and rank-bm25 itself."""
+    return LexicalIndex.build(clauses, OKAPI), BM25Okapi(clauses)
 
 
 def test_tokenize_stems_and_drops_stopwords():
@@ -67,7 +72,7 @@ def test_negative_idf_floor_is_exercised(pair, clauses):
     negative = [t for t, df in ((t, ours.df(t)) for t in ours.vocabulary) if df > len(clauses) / 2]
     if not negative:  # make sure the floor path is tested on a tiny corpus instead
         docs = [["a", "b"], ["a", "c"], ["a"], ["d"]]
-        tiny, ref = LexicalIndex.build(docs), BM25Okapi(docs)
+        tiny, ref = LexicalIndex.build(docs, OKAPI), BM25Okapi(docs)
         np.testing.assert_allclose(tiny.scores({"a": 1, "d": 2}), ref.get_scores(["a", "d", "d"]), atol=1e-12)
         assert ref.idf["a"] == pytest.approx(tiny.idf("a"))
 
@@ -125,6 +130,50 @@ def test_empty_corpus():
 def test_bad_params_rejected():
     with pytest.raises(ValueError, match="b must be"):
         BM25Params(b=2)
+    with pytest.raises(ValueError, match="idf must be one of"):
+        BM25Params(idf="tfidf")
+
+
+def test_lucene_idf_by_default_same_tf_part_as_okapi(clauses):
+    lucene, okapi = LexicalIndex.build(clauses), LexicalIndex.build(clauses, OKAPI)
+    n = len(clauses)
+    for term in ("councillor", "offic", "hospit"):
+        df = lucene.df(term)
+        assert lucene.idf(term) == pytest.approx(math.log(1 + (n - df + 0.5) / (df + 0.5)))
+        # Only the idf differs: per passage, the two scores are in the ratio of the idfs.
+        a, b = lucene.scores({term: 1.0}), okapi.scores({term: 1.0})
+        hit = b != 0
+        np.testing.assert_allclose(a[hit] / b[hit], lucene.idf(term) / okapi.idf(term))
+    # A term in most passages keeps a small positive idf: no negative values, no floor.
+    tiny = LexicalIndex.build([["a", "b"], ["a", "c"], ["a"], ["d"]])
+    assert tiny.idf("a") == pytest.approx(math.log(1 + 1.5 / 3.5))
+    assert tiny.scores({"a": 1.0})[0] > 0
+
+
+def _merged(documents, synonyms, name="SET"):
+    return [[name if token in synonyms else token for token in doc] for doc in documents]
+
+
+@pytest.mark.parametrize("params", [BM25Params(), OKAPI], ids=["lucene", "okapi"])
+@pytest.mark.parametrize("synonyms", [("councillor", "member"), ("employe", "offic", "staff"),
+                                      ("hospit", "gift", "xylophone")])
+def test_a_synonym_set_scores_as_one_term(clauses, params, synonyms):
+    """Scoring a set equals scoring a corpus in which its tokens were one token:
+    term frequencies add up, and the document frequency is that of any of them."""
+    ours = LexicalIndex.build(clauses, params)
+    merged = LexicalIndex.build(_merged(clauses, set(synonyms)), params)
+    assert ours.df(synonyms) == merged.df("SET") == sum(any(t in doc for t in synonyms) for doc in clauses)
+    if params.idf == "lucene":  # okapi's floor depends on the whole vocabulary, which merging changes
+        assert ours.idf(synonyms) == pytest.approx(merged.idf("SET"))
+        np.testing.assert_allclose(ours.scores({synonyms: 1.0, "advic": 2.0}),
+                                   merged.scores({"SET": 1.0, "advic": 2.0}), atol=1e-9)
+
+
+def test_synonym_set_of_one_known_token_is_that_token(pair):
+    ours, _ = pair
+    np.testing.assert_array_equal(ours.scores({("councillor", "xylophone"): 1.0}), ours.scores({"councillor": 1.0}))
+    assert ours.df(("xylophone", "quasar")) == 0 and ours.idf(("xylophone", "quasar")) == 0.0
+    assert not ours.scores({("xylophone", "quasar"): 1.0}).any()
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +220,24 @@ def test_heads_survive_save_and_load(zipf_index, tmp_path):
     (tmp_path / "lexical_heads.npz").unlink()  # an index saved before heads existed gets them at load
     rebuilt = LexicalIndex.load(tmp_path)
     assert rebuilt._head_size == HEAD_SIZE and rebuilt.top_k(query, 10) == index.top_k(query, 10)
+
+
+def test_top_k_with_synonym_sets_is_exact(zipf_index):
+    """Sets merged from long postings get heads of their own; the floor stays exact."""
+    index, vocabulary, rng = zipf_index
+    for _ in range(60):
+        query = {tuple(sorted(rng.choice(vocabulary[:60], size=rng.integers(2, 4), replace=False))): 1.0}
+        query.update({term: 1.0 for term in rng.choice(vocabulary[:120], size=rng.integers(0, 3))})
+        for k in (1, 10, 60):
+            order, scores = _exact_order(index, query, k)
+            assert [i for i, _ in index.top_k(query, k)] == order
+    assert index._set_postings(("w0", "w1"))[2] is not None  # a set that long has a head
+
+
+def test_synonym_sets_survive_save_and_load(zipf_index, tmp_path):
+    index, _, _ = zipf_index
+    index.save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    query = {("w3", "w7", "w150"): 1.0, "w30": 2.0}
+    np.testing.assert_array_equal(loaded.scores(query), index.scores(query))
+    assert loaded.df(("w3", "w7")) == index.df(("w3", "w7"))

@@ -102,13 +102,14 @@ def test_current_is_not_a_link(index_dir):
         HybridIndex.load(index_dir)
 
 
-@pytest.mark.parametrize("found", [0, 2, None, "1"])
+@pytest.mark.parametrize("found", [store.FORMAT_VERSION - 1, store.FORMAT_VERSION + 1, None,
+                                   str(store.FORMAT_VERSION)])
 def test_older_or_newer_format_version_in_the_manifest(index_dir, found):
     manifest_path = _version(index_dir) / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["format_version"] = found
     manifest_path.write_text(json.dumps(manifest))
-    with pytest.raises(store.IndexIncompatible, match=f"format version {found}.*reads version 1; {REBUILD}"):
+    with pytest.raises(store.IndexIncompatible, match=f"format version {found}.*reads version {store.FORMAT_VERSION}; {REBUILD}"):
         HybridIndex.load(index_dir)
 
 
