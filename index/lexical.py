@@ -204,8 +204,9 @@ class LexicalIndex:
     FILES = ("lexical_vocab.json", "lexical_indptr.npy", "lexical_indices.npy",
              "lexical_data.npy", "lexical_df.npy", "lexical_heads.npz",
              "lexical_tf.npy", "lexical_doclen.npy")
-    # Synonym sets whose merged postings are kept: one per vocabulary group can occur.
-    SET_CACHE = 64
+    # Synonym sets whose merged postings are kept: one per vocabulary group occurs in
+    # practice; the bound only guards memory against a caller inventing sets.
+    SET_CACHE = 1024
 
     def __init__(self, vocabulary: Sequence[str], indptr: np.ndarray, indices: np.ndarray,
                  data: np.ndarray, df: np.ndarray, n_docs: int, params: BM25Params,
@@ -293,6 +294,13 @@ class LexicalIndex:
         if df == 0:
             return 0.0
         return float(_idf(np.array([df]), self.n_docs, self.params, self._average_idf)[0])
+
+    def prepare(self, terms: Iterable[Term]) -> None:
+        """Merge the postings of these synonym sets now (at a million passages a
+        set of common names takes up to 60 ms), so no question pays for it."""
+        for term in terms:
+            if isinstance(term, tuple):
+                self._set_postings(term)
 
     # ---------------------------------------------------------------- postings
     def _postings(self, term: Term) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

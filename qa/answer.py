@@ -21,7 +21,8 @@ from .abstain import (AbstentionPolicy, AbstentionSignals, StemFamilies, agreeme
                       weighted_share)
 from .highlight import best_sentence
 from .ranking import FusionMode, blend, convex_fusion, diversify, rank_positions, reciprocal_rank_fusion
-from .vocabulary import Interpretation, SynonymGroup, interpret, named_authorities, without_authority_names
+from .vocabulary import (Interpretation, SynonymGroup, interpret, load_vocabulary, named_authorities,
+                         without_authority_names)
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +241,8 @@ class Answerer:
         self.theoretical_scale = theoretical_scale
         self.per_group = per_group
         self.policy = policy
+        if synonym_sets:
+            index.lexical.prepare(synonym_set(group) for group in load_vocabulary())
 
     # -- preparing ---------------------------------------------------------
     def prepare(self, question: str, lexical_text: str | None = None) -> Query:

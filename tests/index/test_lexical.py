@@ -241,3 +241,11 @@ def test_synonym_sets_survive_save_and_load(zipf_index, tmp_path):
     query = {("w3", "w7", "w150"): 1.0, "w30": 2.0}
     np.testing.assert_array_equal(loaded.scores(query), index.scores(query))
     assert loaded.df(("w3", "w7")) == index.df(("w3", "w7"))
+
+
+def test_prepare_merges_sets_ahead_of_questions(clauses):
+    index = LexicalIndex.build(clauses)
+    index.prepare([("councillor", "member"), "offic", ("employe", "staff")])
+    assert index._set_postings.cache_info().currsize == 2
+    index.df(("councillor", "member"))
+    assert index._set_postings.cache_info().hits == 1

@@ -147,3 +147,15 @@ def test_coverage_counts_another_derivation_of_a_question_word(answerer):
 
     assert coverage("Registration of gifts?") == pytest.approx(coverage("Registering gifts?"))
     assert coverage("Registration of gifts?") == pytest.approx(1.0)
+
+
+def test_an_answerer_merges_every_vocabulary_set_when_created(answerer):
+    from qa.answer import synonym_set
+    from qa.vocabulary import load_vocabulary
+
+    lexical = answerer.index.lexical
+    before = lexical._set_postings.cache_info()
+    for group in load_vocabulary():
+        lexical.df(synonym_set(group))
+    after = lexical._set_postings.cache_info()
+    assert after.misses == before.misses  # all merged already
