@@ -62,7 +62,7 @@ class AbstentionPolicy:
     coverage_weight: float = 0.25
     min_evidence: float = 0.64
     specific_share: float = 0.10
-    min_authority_evidence: float = 0.55
+    min_authority_evidence: float = 0.60
     max_authority_gap: float = 0.20
 
     def __post_init__(self) -> None:
