@@ -41,6 +41,7 @@ is still the exact top k.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -293,7 +294,10 @@ class LexicalIndex:
         df = self.df(term)
         if df == 0:
             return 0.0
-        return float(_idf(np.array([df]), self.n_docs, self.params, self._average_idf)[0])
+        if self.params.idf == "lucene":  # scalar arithmetic: called for every query term
+            return math.log1p((self.n_docs - df + 0.5) / (df + 0.5))
+        value = math.log(self.n_docs - df + 0.5) - math.log(df + 0.5)
+        return value if value >= 0 else self.params.epsilon * self._average_idf
 
     def prepare(self, terms: Iterable[Term]) -> None:
         """Merge the postings of these synonym sets now (at a million passages a
