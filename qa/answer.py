@@ -20,7 +20,8 @@ from ingest.passage import Passage
 from .abstain import (AbstentionPolicy, AbstentionSignals, StemFamilies, agreement, should_abstain,
                       weighted_share)
 from .highlight import best_sentence
-from .ranking import FusionMode, blend, convex_fusion, diversify, rank_positions, reciprocal_rank_fusion
+from .ranking import (FusionMode, blend_scores, convex_scores, diversify, rank_positions, rrf_scores,
+                      top_positions)
 from .vocabulary import (Interpretation, SynonymGroup, interpret, load_vocabulary, named_authorities,
                          without_authority_names)
 
@@ -31,6 +32,7 @@ EXPANSION_WEIGHT = 0.5
 CANDIDATES = 100
 DENSE_WEIGHT = 0.6
 RRF_WEIGHT = 0.4
+AGREEMENT_DEPTH = 5
 
 # The lexical search of a question runs here while the calling thread encodes
 # the question, so at scale the two overlap on two cores instead of adding up.
@@ -286,7 +288,8 @@ class Answerer:
             coverage=coverage,
             dense_top=max(dense.values(), default=0.0),
             lexical_strength=(lexical_best / best_possible) if best_possible > 0 else 0.0,
-            agreement=agreement([p for p in rank_positions(lexical) if lexical[p] > 0], rank_positions(dense)),
+            agreement=agreement([p for p in top_positions(lexical, AGREEMENT_DEPTH) if lexical[p] > 0],
+                                top_positions(dense, AGREEMENT_DEPTH), depth=AGREEMENT_DEPTH),
         )
 
     # -- retrieving --------------------------------------------------------
@@ -318,19 +321,24 @@ class Answerer:
 
     def fuse(self, lexical: dict[int, float], dense: dict[int, float],
              lexical_scale: float | None = None) -> dict[int, float]:
+        """Fused score of each candidate; ``lexical`` and ``dense`` score the same candidates."""
         if self.mode is FusionMode.LEXICAL:
             return {p: s for p, s in lexical.items() if s > 0}
         if self.mode is FusionMode.DENSE:
             return dict(dense)
-        lex_rank = [p for p in rank_positions(lexical) if lexical[p] > 0]
-        rrf = reciprocal_rank_fusion([lex_rank, rank_positions(dense)])
+        count = len(lexical)
+        rows = np.fromiter(lexical, dtype=np.int64, count=count)
+        lexical_a = np.fromiter(lexical.values(), dtype=np.float64, count=count)
+        dense_a = np.fromiter((dense.get(p, 0.0) for p in lexical), dtype=np.float64, count=count)
+        rrf = rrf_scores(lexical_a, dense_a, rows)
         if self.mode is FusionMode.RRF:
-            return rrf
-        convex = convex_fusion(lexical, dense, dense_weight=self.dense_weight,
-                               lexical_scale=lexical_scale if self.theoretical_scale else None)
-        if self.mode is FusionMode.CONVEX:
-            return convex
-        return blend(convex, rrf, rrf_weight=self.rrf_weight)
+            fused = rrf
+        else:
+            fused = convex_scores(lexical_a, dense_a, dense_weight=self.dense_weight,
+                                  lexical_scale=lexical_scale if self.theoretical_scale else None)
+            if self.mode is FusionMode.BLEND:
+                fused = blend_scores(fused, rrf, rrf_weight=self.rrf_weight)
+        return dict(zip(rows.tolist(), fused.tolist()))
 
     def ranked(self, query: Query, allowed: np.ndarray | None = None, candidates: int = CANDIDATES,
                adjust_dense: Callable[[dict[int, float]], dict[int, float]] | None = None,

@@ -1,13 +1,20 @@
 """Pure ranking mathematics: fusion of the lexical and dense rankings.
 
 Every function here takes plain numbers and returns plain numbers, so each can
-be tested against a hand computation and swapped in an ablation.
+be tested against a hand computation and swapped in an ablation. Fusion works
+on aligned arrays (one entry per candidate: its row, BM25 score and cosine),
+as numpy does in a tenth of the time of per-candidate Python at 200
+candidates; :func:`reciprocal_rank_fusion` over ranked lists stays the
+reference for RRF (the naive baseline of the bench uses it).
 """
 
 from __future__ import annotations
 
+import heapq
 from enum import Enum
 from typing import Mapping, Sequence
+
+import numpy as np
 
 
 class FusionMode(str, Enum):
@@ -47,42 +54,58 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) ->
     return fused
 
 
-def max_normalise(scores: Mapping[int, float]) -> dict[int, float]:
+def max_normalise(scores: np.ndarray) -> np.ndarray:
     """Scale non-negative scores so the largest is 1 (theoretical minimum 0).
 
     Unlike a min-max over the candidates, a score of zero stays zero, so a
     passage the lexical retriever barely found is not stretched up to the top
     of the range just because it was the weakest of the candidates.
     """
-    if not scores:
-        return {}
-    top = max(scores.values())
-    if top <= 0:
-        return {position: 0.0 for position in scores}
-    return {position: max(score, 0.0) / top for position, score in scores.items()}
+    scores = np.maximum(np.asarray(scores, dtype=np.float64), 0.0)
+    top = scores.max() if scores.size else 0.0
+    return scores / top if top > 0 else np.zeros_like(scores)
 
 
-def convex_fusion(lexical: Mapping[int, float], dense: Mapping[int, float], *,
-                  dense_weight: float = 0.5, lexical_scale: float | None = None) -> dict[int, float]:
-    """Weighted sum of normalised scores (Bruch, Gai and Ingber, TOIS 2023).
+def convex_scores(lexical: np.ndarray, dense: np.ndarray, *, dense_weight: float = 0.5,
+                  lexical_scale: float | None = None) -> np.ndarray:
+    """Weighted sum of normalised scores (Bruch, Gai and Ingber, TOIS 2023), per candidate.
 
     Lexical BM25 scores are divided by ``lexical_scale`` when given (the most
     the query could score: a theoretical maximum, so a weak best match stays
-    weak), else by the best score among the candidates. Dense cosine
-    similarities are used as they are (their scale is already meaningful).
-    A candidate missing from one ranking contributes 0 for it.
+    weak) and capped at 1, else by the best score among the candidates. Dense
+    cosine similarities are used as they are (their scale is already
+    meaningful), negative ones as 0. A candidate one retriever did not score
+    has 0 for it.
     """
     if not 0.0 <= dense_weight <= 1.0:
         raise ValueError(f"dense_weight must be between 0 and 1, got {dense_weight}")
+    lexical = np.asarray(lexical, dtype=np.float64)
     if lexical_scale is not None and lexical_scale > 0:
-        lexical_n = {p: min(max(s, 0.0) / lexical_scale, 1.0) for p, s in lexical.items()}
+        lexical_n = np.minimum(np.maximum(lexical, 0.0) / lexical_scale, 1.0)
     else:
         lexical_n = max_normalise(lexical)
-    fused: dict[int, float] = {}
-    for position in set(lexical_n) | set(dense):
-        fused[position] = ((1.0 - dense_weight) * lexical_n.get(position, 0.0)
-                           + dense_weight * max(dense.get(position, 0.0), 0.0))
-    return fused
+    return (1.0 - dense_weight) * lexical_n + dense_weight * np.maximum(np.asarray(dense, dtype=np.float64), 0.0)
+
+
+def ranks(scores: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """1-based rank of each candidate, best score first, ties broken by row
+    (the order of :func:`rank_positions`)."""
+    order = np.lexsort((rows, -np.asarray(scores, dtype=np.float64)))
+    out = np.empty(order.size, dtype=np.float64)
+    out[order] = np.arange(1, order.size + 1)
+    return out
+
+
+def rrf_scores(lexical: np.ndarray, dense: np.ndarray, rows: np.ndarray, k: int = RRF_K) -> np.ndarray:
+    """:func:`reciprocal_rank_fusion` of the lexical ranking (candidates with a
+    positive BM25 score only) and the dense ranking, per candidate."""
+    if k <= 0:
+        raise ValueError(f"k must be positive, got {k}")
+    lexical = np.asarray(lexical, dtype=np.float64)
+    # BM25 is never negative, so the positive scores rank first and their ranks
+    # equal their ranks among the positive ones alone.
+    from_lexical = np.where(lexical > 0, 1.0 / (k + ranks(lexical, rows)), 0.0)
+    return from_lexical + 1.0 / (k + ranks(dense, rows))
 
 
 def rank_positions(scores: Mapping[int, float]) -> list[int]:
@@ -157,8 +180,7 @@ def lend_to_copies(scores: Mapping[int, float], words_of, lenders: Mapping[int, 
     return out
 
 
-def blend(convex: Mapping[int, float], rrf: Mapping[int, float], *, rrf_weight: float = 0.4,
-          k: int = RRF_K) -> dict[int, float]:
+def blend_scores(convex: np.ndarray, rrf: np.ndarray, *, rrf_weight: float = 0.4, k: int = RRF_K) -> np.ndarray:
     """Convex scores plus ``rrf_weight`` times reciprocal rank fusion scaled to 0..1.
 
     RRF is divided by its largest possible value for two rankings, 2 / (k + 1),
@@ -166,5 +188,9 @@ def blend(convex: Mapping[int, float], rrf: Mapping[int, float], *, rrf_weight: 
     """
     if rrf_weight < 0:
         raise ValueError(f"rrf_weight must not be negative, got {rrf_weight}")
-    scale = (k + 1) / 2.0
-    return {p: convex.get(p, 0.0) + rrf_weight * scale * rrf.get(p, 0.0) for p in set(convex) | set(rrf)}
+    return np.asarray(convex, dtype=np.float64) + rrf_weight * (k + 1) / 2.0 * np.asarray(rrf, dtype=np.float64)
+
+
+def top_positions(scores: Mapping[int, float], n: int) -> list[int]:
+    """The first ``n`` of :func:`rank_positions`, without sorting every candidate."""
+    return heapq.nsmallest(n, scores, key=lambda position: (-scores[position], position))

@@ -1,6 +1,8 @@
+import numpy as np
 import pytest
 
-from qa.ranking import convex_fusion, diversify, max_normalise, rank_positions, reciprocal_rank_fusion
+from qa.ranking import (blend_scores, convex_scores, diversify, max_normalise, rank_positions, ranks,
+                        reciprocal_rank_fusion, rrf_scores, top_positions)
 
 
 def test_rrf_matches_hand_computation():
@@ -22,22 +24,49 @@ def test_rrf_rejects_bad_constant():
 
 
 def test_max_normalise_keeps_zero_at_zero():
-    assert max_normalise({1: 4.0, 2: 2.0, 3: 0.0}) == {1: 1.0, 2: 0.5, 3: 0.0}
-    assert max_normalise({1: 0.0}) == {1: 0.0}
-    assert max_normalise({}) == {}
+    assert max_normalise(np.array([4.0, 2.0, 0.0])).tolist() == [1.0, 0.5, 0.0]
+    assert max_normalise(np.array([0.0])).tolist() == [0.0]
+    assert max_normalise(np.array([])).tolist() == []
 
 
-def test_convex_fusion_weights_and_missing_scores():
-    fused = convex_fusion({1: 10.0, 2: 5.0}, {2: 0.8, 3: 0.6}, dense_weight=0.5)
-    assert fused[1] == pytest.approx(0.5)
-    assert fused[2] == pytest.approx(0.5 * 0.5 + 0.5 * 0.8)
-    assert fused[3] == pytest.approx(0.3)
+def test_convex_scores_weights_and_missing_scores():
+    # Candidates 1, 2, 3: BM25 10, 5, 0 (3 not found lexically); cosine 0, 0.8, 0.6.
+    fused = convex_scores(np.array([10.0, 5.0, 0.0]), np.array([0.0, 0.8, 0.6]), dense_weight=0.5)
+    assert fused.tolist() == pytest.approx([0.5, 0.5 * 0.5 + 0.5 * 0.8, 0.3])
+
+
+def test_convex_scores_theoretical_scale_caps_at_one_and_ignores_negative_cosines():
+    fused = convex_scores(np.array([4.0, 12.0]), np.array([-0.2, 0.5]), dense_weight=0.4, lexical_scale=8.0)
+    assert fused.tolist() == pytest.approx([0.6 * 0.5, 0.6 * 1.0 + 0.4 * 0.5])
 
 
 @pytest.mark.parametrize("weight", [-0.1, 1.5])
-def test_convex_fusion_rejects_bad_weight(weight):
+def test_convex_scores_rejects_bad_weight(weight):
     with pytest.raises(ValueError, match="dense_weight"):
-        convex_fusion({}, {}, dense_weight=weight)
+        convex_scores(np.array([]), np.array([]), dense_weight=weight)
+
+
+def test_ranks_break_ties_by_row():
+    assert ranks(np.array([1.0, 1.0, 2.0]), np.array([5, 2, 9])).tolist() == [3.0, 2.0, 1.0]
+
+
+def test_rrf_scores_equal_the_reference_over_ranked_lists():
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        rows = rng.choice(1000, size=40, replace=False)
+        lexical = np.where(rng.random(40) < 0.3, 0.0, rng.integers(0, 5, 40).astype(float))  # ties and zeros
+        dense = rng.integers(0, 8, 40) / 8.0
+        lexical_d = dict(zip(rows.tolist(), lexical.tolist()))
+        dense_d = dict(zip(rows.tolist(), dense.tolist()))
+        reference = reciprocal_rank_fusion([[p for p in rank_positions(lexical_d) if lexical_d[p] > 0],
+                                            rank_positions(dense_d)])
+        assert rrf_scores(lexical, dense, rows).tolist() == pytest.approx([reference[p] for p in rows.tolist()])
+
+
+def test_top_positions_is_the_head_of_rank_positions():
+    scores = {5: 1.0, 2: 1.0, 9: 2.0, 4: 0.5, 7: 1.0}
+    for n in range(7):
+        assert top_positions(scores, n) == rank_positions(scores)[:n]
 
 
 def test_rank_positions_breaks_ties_by_position():
@@ -63,12 +92,12 @@ def test_lend_to_copies_raises_only_copies():
 
 
 def test_blend_adds_scaled_rrf():
-    from qa.ranking import blend
-    fused = blend({1: 0.5, 2: 0.4}, reciprocal_rank_fusion([[2, 1], [2, 1]]), rrf_weight=0.4)
+    rrf = reciprocal_rank_fusion([[2, 1], [2, 1]])
+    fused = dict(zip([1, 2], blend_scores(np.array([0.5, 0.4]), np.array([rrf[1], rrf[2]]), rrf_weight=0.4)))
     assert fused[2] == pytest.approx(0.4 + 0.4)  # first in both rankings adds exactly rrf_weight
     assert fused[1] == pytest.approx(0.5 + 0.4 * (61 / 2) * (2 / 62))
     with pytest.raises(ValueError, match="rrf_weight"):
-        blend({}, {}, rrf_weight=-1)
+        blend_scores(np.array([]), np.array([]), rrf_weight=-1)
 
 
 def test_diversify_defers_repeats_of_a_group_and_drops_nothing():
