@@ -43,6 +43,8 @@ FACETS = ("authority", "kind", "status")
 # Key in facets.json of the per-authority summary (see HybridIndex.authority_documents).
 AUTHORITY_DOCUMENTS = "authority_documents"
 ENCODE_CHUNK = 256
+# Passages whose token sets HybridIndex.token_set keeps (a few MB).
+TOKEN_SETS = 16_384
 
 
 def corpus_fingerprint(passages: Iterable[Passage], documents: Iterable[Mapping[str, Any]]) -> str:
@@ -184,6 +186,7 @@ class HybridIndex:
         self.metadata = metadata
         self.build_stats: BuildStats | None = None
         self.directory: Path | None = None
+        self.token_set = lru_cache(maxsize=TOKEN_SETS)(self._token_set)
 
     # ---------------------------------------------------------------- properties
     @property
@@ -263,6 +266,14 @@ class HybridIndex:
         if len(rows) == 0:
             return np.zeros(0, dtype=np.float32)
         return np.asarray(self.embeddings[np.asarray(rows)]) @ vector
+
+    def _token_set(self, row: int, context: bool = False) -> frozenset[str]:
+        """The distinct tokens of passage ``row``'s text, or with ``context`` of its
+        retrieval text (heading path and text). Kept for the most recent
+        ``TOKEN_SETS`` calls as ``token_set``: a comparison asks for the same
+        clauses once per council, and every question for its best three."""
+        passage = self.passages[row]
+        return frozenset(tokenize(passage.retrieval_text if context else passage.text))
 
     def vector(self, row: int) -> np.ndarray:
         """The stored unit embedding of passage ``row``."""

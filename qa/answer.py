@@ -272,7 +272,7 @@ class Answerer:
         lex = self.index.lexical
         n = max(lex.n_docs, 1)
         unseen_idf = math.log((n + 0.5) / 0.5)
-        top_tokens = [StemFamilies(tokenize(self.index.passages[p].retrieval_text)) for p, _ in list(ranked)[:3]]
+        top_tokens = [StemFamilies(self.index.token_set(p, context=True)) for p, _ in list(ranked)[:3]]
         alternatives = _alternative_tokens(query.interpretation)
         terms = []
         for term in dict.fromkeys(question_tokens(query.lexical_text)):

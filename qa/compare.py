@@ -7,8 +7,6 @@ import io
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from index.lexical import tokenize
-
 from .ranking import lend_to_copies
 from .abstain import AbstentionSignals, addresses_question, evidence
 from .answer import Answerer, Result, clean_question
@@ -72,15 +70,9 @@ def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | N
     overall = answerer.signals(query, lexical, dense, ranked)
     # The best clauses anywhere lend their score to other councils' copies of them.
     lenders = {position: dense[position] for position, _ in ranked[:LENDERS]}
-    words: dict[int, set[str]] = {}
-
-    def words_of(position: int) -> set[str]:
-        if position not in words:
-            words[position] = set(tokenize(answerer.index.passages[position].text))
-        return words[position]
 
     def adjust(a_dense: dict[int, float]) -> dict[int, float]:
-        return lend_to_copies(a_dense, words_of, lenders)
+        return lend_to_copies(a_dense, answerer.index.token_set, lenders)
 
     per_authority_runs = []
     for name, title, kind in order:

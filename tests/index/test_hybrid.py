@@ -286,3 +286,13 @@ def test_authority_documents_stored_and_equal_to_a_scan(built, tmp_path):
     older = HybridIndex(loaded.passages, loaded.documents, loaded.lexical, loaded.dense, loaded.embeddings,
                         facets, loaded._facet_codes, loaded.metadata)
     assert older.authority_documents() == expected
+
+
+def test_token_sets_of_passages_are_kept(built):
+    from index.lexical import tokenize
+
+    passage = built.passages[0]
+    assert built.token_set(0) == frozenset(tokenize(passage.text))
+    assert built.token_set(0, context=True) == frozenset(tokenize(passage.retrieval_text))
+    built.token_set(0)
+    assert built.token_set.cache_info().hits >= 1
