@@ -41,7 +41,6 @@ is still the exact top k.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -143,12 +142,18 @@ class BM25Params:
             raise ValueError(f"idf must be one of {IDF_KINDS}, got {self.idf!r}")
 
 
-def _idf(df: np.ndarray, n_docs: int, params: BM25Params, average_idf: float) -> np.ndarray:
-    """idf of each document frequency in ``df`` (see :class:`BM25Params`)."""
-    df = np.asarray(df, dtype=np.float64)
+def _idf(df, n_docs: int, params: BM25Params, average_idf: float):
+    """idf of a document frequency, or of each in an array (see :class:`BM25Params`).
+
+    A plain number stays a plain number: the scalar path is the one taken for
+    every query term, where building a one-element array cost more than the
+    arithmetic.
+    """
     if params.idf == "lucene":
         return np.log1p((n_docs - df + 0.5) / (df + 0.5))
     idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
+    if np.ndim(idf) == 0:
+        return idf if idf >= 0 else params.epsilon * average_idf
     return np.where(idf < 0, params.epsilon * average_idf, idf)
 
 
@@ -264,7 +269,7 @@ class LexicalIndex:
         df = np.bincount(rows, minlength=n_terms).astype(np.int64)
 
         avgdl = float(doc_len.sum() / n_docs) if n_docs else 0.0
-        idf = _idf(df, n_docs, params, _okapi_average_idf(df, n_docs))
+        idf = _idf(df.astype(np.float64), n_docs, params, _okapi_average_idf(df, n_docs))
         data = idf[rows] * _tf_part(tf.astype(np.float64), _length_norm(doc_len, avgdl, params)[cols], params)
         indptr = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(df, out=indptr[1:])
@@ -292,12 +297,7 @@ class LexicalIndex:
     def idf(self, term: Term) -> float:
         """The idf of ``term`` (see :class:`BM25Params`); 0.0 for an unknown term."""
         df = self.df(term)
-        if df == 0:
-            return 0.0
-        if self.params.idf == "lucene":  # scalar arithmetic: called for every query term
-            return math.log1p((self.n_docs - df + 0.5) / (df + 0.5))
-        value = math.log(self.n_docs - df + 0.5) - math.log(df + 0.5)
-        return value if value >= 0 else self.params.epsilon * self._average_idf
+        return float(_idf(df, self.n_docs, self.params, self._average_idf)) if df else 0.0
 
     def prepare(self, terms: Iterable[Term]) -> None:
         """Merge the postings of these synonym sets now (at a million passages a
@@ -338,7 +338,7 @@ class LexicalIndex:
             docs = np.flatnonzero(total)
             tf = total[docs]
         docs = docs.astype(np.int32)
-        idf = _idf(np.array([docs.size]), self.n_docs, self.params, self._average_idf)[0]
+        idf = _idf(docs.size, self.n_docs, self.params, self._average_idf)
         norm = _length_norm(np.asarray(self._doc_len)[docs], self.avgdl, self.params)
         data = idf * _tf_part(tf, norm, self.params)
         head = None
