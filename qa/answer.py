@@ -8,6 +8,7 @@ import re
 import unicodedata
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -196,8 +197,10 @@ def query_weights(question: str, interpretation: Interpretation, expansion_weigh
     return weights
 
 
+@lru_cache(maxsize=256)
 def synonym_set(group: SynonymGroup) -> tuple[str, ...]:
-    """The tokens of a vocabulary group's one-word names, sorted: one lexical term."""
+    """The tokens of a vocabulary group's one-word names, sorted: one lexical term
+    (worked out once per group, not on every question)."""
     tokens = set()
     for name in group.names:
         if " " not in name:
@@ -369,8 +372,9 @@ class Answerer:
                      lexical: dict[int, float], dense: dict[int, float], top_k: int) -> list[Result]:
         highlight_weights: dict[str, float] = {}
         for term, weight in query.weights.items():
+            term_weight = weight * self.index.lexical.idf(term)
             for token in term_tokens(term):
-                highlight_weights[token] = highlight_weights.get(token, 0.0) + weight * self.index.lexical.idf(term)
+                highlight_weights[token] = highlight_weights.get(token, 0.0) + term_weight
         results = []
         for rank, (position, score) in enumerate(ranked, start=1):
             if rank > top_k:
