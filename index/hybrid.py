@@ -267,6 +267,13 @@ class HybridIndex:
             return np.zeros(0, dtype=np.float32)
         return np.asarray(self.embeddings[np.asarray(rows)]) @ vector
 
+    def best_dense_score(self, vectors: np.ndarray, rows: Sequence[int]) -> float:
+        """The highest cosine similarity of any of ``vectors`` (unit, one per row)
+        to any of the passages at ``rows``; 0.0 for no rows."""
+        if len(rows) == 0:
+            return 0.0
+        return float((np.asarray(self.embeddings[np.asarray(rows)]) @ np.asarray(vectors).T).max())
+
     def _token_set(self, row: int, context: bool = False) -> frozenset[str]:
         """The distinct tokens of passage ``row``'s text, or with ``context`` of its
         retrieval text (heading path and text). Kept for the most recent

@@ -23,8 +23,8 @@ from .abstain import (AbstentionPolicy, AbstentionSignals, StemFamilies, agreeme
 from .highlight import best_sentence
 from .ranking import (FusionMode, blend_scores, convex_scores, diversify, rank_positions, rrf_scores,
                       top_positions)
-from .vocabulary import (Interpretation, SynonymGroup, interpret, load_vocabulary, named_authorities,
-                         without_authority_names)
+from .vocabulary import (Interpretation, SynonymGroup, corpus_names, in_corpus_words, interpret, load_vocabulary,
+                         named_authorities, without_authority_names)
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,9 @@ class Query:
     lexical_text: str
     weights: dict[Term, float]
     vector: np.ndarray = field(repr=False)
+    # The question's encodings: its own wording, and the documents' wording
+    # when that differs (see Answerer.prepare); ``vector`` is their mean.
+    vectors: np.ndarray | None = field(default=None, repr=False, compare=False)
     lexical_ceiling: float = 0.0
     # BM25 over every passage and the best CANDIDATES of them (no filter), being
     # computed in a worker thread while the question is encoded and then searched
@@ -118,6 +121,11 @@ class Query:
     def lexical_top(self) -> list[tuple[int, float]]:
         """The best CANDIDATES passages by BM25 over the whole index."""
         return self.lexical_search.result()[1] if self.lexical_search is not None else []
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm).astype(np.float32) if norm > 0 else vector.astype(np.float32)
 
 
 def clean_question(raw: str) -> tuple[str, str]:
@@ -233,7 +241,7 @@ class Answerer:
                  mode: FusionMode = FusionMode.BLEND, dense_weight: float = DENSE_WEIGHT,
                  rrf_weight: float = RRF_WEIGHT,
                  expansion_weight: float = EXPANSION_WEIGHT, synonym_sets: bool = True,
-                 theoretical_scale: bool = True,
+                 theoretical_scale: bool = True, corpus_wording: bool = True,
                  per_group: int = 1,
                  policy: AbstentionPolicy = AbstentionPolicy()) -> None:
         self.index = index
@@ -248,6 +256,8 @@ class Answerer:
         self.policy = policy
         if synonym_sets:
             index.lexical.prepare(synonym_set(group) for group in load_vocabulary())
+        self.corpus_names = (corpus_names(load_vocabulary(), index.lexical.df, tokenize)
+                             if corpus_wording else None)
 
     # -- preparing ---------------------------------------------------------
     def prepare(self, question: str, lexical_text: str | None = None) -> Query:
@@ -259,10 +269,25 @@ class Answerer:
         weights = query_weights(lexical_text or question, interpretation, self.expansion_weight,
                                 share_of=lambda token: lex.df(token) / n, synonym_sets=self.synonym_sets)
         search = _LEXICAL_WORKERS.submit(self._lexical_search, weights) if weights else None
-        vector = self.embedder.encode([question])[0]
+        vectors = self.embedder.encode(self.wordings(question, interpretation))
+        vector = vectors[0] if len(vectors) == 1 else _unit(vectors.mean(axis=0))
         return Query(text=question, interpretation=interpretation, lexical_text=lexical_text or question,
-                     weights=weights, vector=vector, lexical_ceiling=self.lexical_ceiling(weights),
-                     lexical_search=search)
+                     weights=weights, vector=vector, vectors=vectors,
+                     lexical_ceiling=self.lexical_ceiling(weights), lexical_search=search)
+
+    def wordings(self, question: str, interpretation: Interpretation) -> list[str]:
+        """What the dense encoder reads: the question, and the question in the
+        documents' own names for its vocabulary concepts when those differ
+        ("Can a councillor..." and "Can a member..." on a corpus that says
+        Members). Ranking uses the mean of the two encodings, so a clause is
+        not ranked down for naming a role the way its council does; the
+        abstention signal uses the closer of the two (see :meth:`signals`).
+        Measured in the README, "Retrieval quality".
+        """
+        if self.corpus_names is None:
+            return [question]
+        rewritten = in_corpus_words(question, interpretation, self.corpus_names)
+        return [question] if rewritten == question else [question, rewritten]
 
     def _lexical_search(self, weights: dict[Term, float]) -> tuple[np.ndarray, list[tuple[int, float]]]:
         """BM25 of every passage, and the best CANDIDATES of them."""
@@ -287,9 +312,14 @@ class Answerer:
         coverage = weighted_share(terms) if terms else (1.0 if top_tokens else 0.0)
         best_possible = query.lexical_ceiling
         lexical_best = max(lexical.values(), default=0.0)
+        dense_top = max(dense.values(), default=0.0)
+        if query.vectors is not None and len(query.vectors) > 1 and dense:
+            # The closest either wording comes to a candidate: a question is
+            # addressed if it is addressed in its own words or in the documents'.
+            dense_top = max(dense_top, self.index.best_dense_score(query.vectors, list(dense)))
         return AbstentionSignals(
             coverage=coverage,
-            dense_top=max(dense.values(), default=0.0),
+            dense_top=dense_top,
             lexical_strength=(lexical_best / best_possible) if best_possible > 0 else 0.0,
             agreement=agreement([p for p in top_positions(lexical, AGREEMENT_DEPTH) if lexical[p] > 0],
                                 top_positions(dense, AGREEMENT_DEPTH), depth=AGREEMENT_DEPTH),

@@ -11,6 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable, Iterable, Mapping
 
 DEFAULT_VOCABULARY = Path(__file__).parent / "data" / "vocabulary.toml"
 
@@ -76,6 +77,47 @@ def _distinct_stems(names: tuple[str, ...]) -> list[str]:
         if key not in seen:
             seen.add(key)
             out.append(name)
+    return out
+
+
+def corpus_names(groups: Iterable[SynonymGroup], df: Callable[[str], int],
+                 tokenize: Callable[[str], list[str]]) -> dict[str, str]:
+    """For each concept, the name the indexed documents use most.
+
+    A name counts as often as its rarest word (``df`` of each of its tokens),
+    so "elected member" is no commoner than "elected". Ties go to the shorter
+    name, then to the one listed first. On the default corpus "councillor"
+    becomes "member" and "employee" "officer": the documents' own words.
+    """
+    out: dict[str, str] = {}
+    for group in groups:
+        def uses(name: str) -> tuple[int, int]:
+            tokens = tokenize(name)
+            return (min(df(token) for token in tokens) if tokens else 0, -len(name))
+        out[group.concept] = max(group.names, key=uses)
+    return out
+
+
+def in_corpus_words(question: str, interpretation: Interpretation, names: Mapping[str, str]) -> str:
+    """The question with each matched vocabulary name replaced by the name the
+    documents use for its concept (see :func:`corpus_names`), keeping singular
+    or plural: "Can a councillor tell me..." becomes "Can a member direct me..."
+    on a corpus that says "Members". Returns the question unchanged when every
+    name it uses is already the documents' own.
+
+    The dense encoder reads this wording beside the question's own (see
+    ``qa.answer``): a clause that says "Members" should not embed further from
+    a question that says "councillor" than one that says "councillors" does.
+    """
+    out = question
+    for phrase, group in interpretation.matched:
+        name = names.get(group.concept, phrase)
+        if phrase.endswith("s") and not name.endswith("s") and f"{name}s" in group.names:
+            name = f"{name}s"
+        elif not phrase.endswith("s") and name.endswith("s") and name[:-1] in group.names:
+            name = name[:-1]
+        if name != phrase:
+            out = re.sub(r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])", name, out, flags=re.IGNORECASE)
     return out
 
 

@@ -159,3 +159,36 @@ def test_an_answerer_merges_every_vocabulary_set_when_created(answerer):
         lexical.df(synonym_set(group))
     after = lexical._set_postings.cache_info()
     assert after.misses == before.misses  # all merged already
+
+
+def test_the_question_is_also_read_in_the_documents_names(tiny_index_dir):
+    from index.embed import FakeEmbedder
+    from index.hybrid import HybridIndex
+
+    embedder = FakeEmbedder()
+    answerer = Answerer(HybridIndex.load(tiny_index_dir), embedder)
+    question = "Can a councillor bully someone?"
+    query = answerer.prepare(question)
+    assert answerer.wordings(question, query.interpretation) == [question, "Can a member bully someone?"]
+    assert query.vectors.shape[0] == 2
+    mean = query.vectors.mean(axis=0)
+    assert np.allclose(query.vector, mean / np.linalg.norm(mean), atol=1e-6)
+    # Already in the documents' words: encoded once.
+    before = embedder.texts_encoded
+    plain = answerer.prepare("Can a member bully someone?")
+    assert embedder.texts_encoded == before + 1 and plain.vectors.shape[0] == 1
+
+    without = Answerer(HybridIndex.load(tiny_index_dir), embedder, corpus_wording=False)
+    assert without.wordings(question, query.interpretation) == [question]
+
+
+def test_abstention_reads_the_closer_wording(answerer):
+    question = "Can a councillor bully someone?"
+    query = answerer.prepare(question)
+    index = answerer.index
+    rows = list(range(len(index.passages)))
+    own, rewritten = (np.asarray(index.embeddings) @ v for v in query.vectors)
+    dense = {row: float(s) for row, s in zip(rows, np.asarray(index.embeddings) @ query.vector)}
+    signals = answerer.signals(query, {row: 0.0 for row in rows}, dense, [(0, 1.0)])
+    assert signals.dense_top == pytest.approx(max(own.max(), rewritten.max(), max(dense.values())), abs=1e-6)
+    assert rewritten.max() > own.max()  # "member" is the tiny corpus's word

@@ -55,3 +55,29 @@ def test_named_authorities_and_their_removal():
     assert named_authorities("Is Newton on the list?", authorities) == []
     assert without_authority_names("Who is the Monitoring Officer at Carlisle?", ["Carlisle City Council"]) == \
         "Who is the Monitoring Officer at ?"
+
+
+def test_corpus_names_pick_the_name_the_documents_use_most():
+    from index.lexical import tokenize
+    from qa.vocabulary import corpus_names
+
+    groups = (SynonymGroup("councillors", ("councillor", "councillors", "member", "members", "elected member")),
+              SynonymGroup("staff", ("officer", "employee", "staff")))
+    df = {"councillor": 3, "member": 40, "elect": 2, "offic": 10, "employe": 10, "staff": 1}
+    names = corpus_names(groups, lambda token: df.get(token, 0), tokenize)
+    # "elected member" is as common as its rarer word; on a tie the shorter name wins
+    assert names == {"councillors": "member", "staff": "officer"}
+
+
+@pytest.mark.parametrize("question, rewritten", [
+    ("Can a councillor tell me to change my report?", "Can a member tell me to change my report?"),
+    ("Are opposition councillors entitled to information?", "Are opposition members entitled to information?"),
+    ("Can Councillors and employees meet?", "Can members and officers meet?"),
+    ("Can a member of staff talk to a councillor?", "Can a officer talk to a member?"),
+    ("Do members get training?", "Do members get training?"),
+])
+def test_a_question_in_the_documents_own_names(question, rewritten):
+    from qa.vocabulary import in_corpus_words
+
+    names = {"elected and co-opted councillors": "member", "council staff": "officer"}
+    assert in_corpus_words(question, interpret(question), names) == rewritten
