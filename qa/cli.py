@@ -237,7 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env(index_dir=Path(args.index) if getattr(args, "index", None) else None)
+    try:
+        settings = Settings.from_env(index_dir=Path(args.index) if getattr(args, "index", None) else None)
+    except ValueError as exc:  # a malformed PROTOCOL_QA_* variable, named in the message
+        print(f"protocol-qa {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return args.run(args, settings)
     except UsageError as exc:

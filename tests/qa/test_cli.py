@@ -101,3 +101,21 @@ def test_ingest_bad_manifest_is_a_usage_error_naming_the_line(tmp_path, capsys):
     assert cli.main(["ingest", "-q", "--index", str(tmp_path / "index"), str(corpus)]) == 2
     err = capsys.readouterr().err
     assert re.search(r"manifest\.toml:\d+: kind = 'pamphlet'", err), err
+
+
+def test_corpus_wording_can_be_switched_off(index_dir, monkeypatch):
+    from qa.config import Settings
+    from qa.service import open_answerer
+
+    assert Settings.from_env({}).corpus_wording is True
+    assert Settings.from_env({"PROTOCOL_QA_CORPUS_WORDING": "off"}).corpus_wording is False
+    settings = Settings.from_env({"PROTOCOL_QA_CORPUS_WORDING": "0"}, index_dir=index_dir)
+    answerer = open_answerer(settings)
+    query = answerer.prepare("Can a councillor bully someone?")
+    assert answerer.corpus_names is None and query.vectors.shape[0] == 1
+
+
+def test_a_bad_switch_is_an_error_naming_the_variable(index_dir, capsys, monkeypatch):
+    monkeypatch.setenv("PROTOCOL_QA_CORPUS_WORDING", "maybe")
+    assert cli.main(["ask", "Must members register gifts?", "--index", str(index_dir)]) == cli.EXIT_USAGE
+    assert "PROTOCOL_QA_CORPUS_WORDING must be on or off" in capsys.readouterr().err
