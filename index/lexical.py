@@ -98,15 +98,39 @@ _WORD = re.compile(r"[^\W_]+")
 _STEMMER = Stemmer.Stemmer("english")
 
 
+# British "-ise" spellings are read as "-ize" before stemming: the Snowball
+# stemmer strips "-ize" ("criticize" and "criticism" both give "critic") but
+# not "-ise" ("criticise" gives "criticis"). These words end in "-ise" in
+# American English too, or are not "-ise" verbs at all, and keep their spelling.
+_ISE = re.compile(r"([a-z]{2,}is)(e|es|ed|ing|ation|ations|er|ers)")
+_ISE_KEPT: frozenset[str] = frozenset("""
+advis apprais aris bruis chastis chemis circumcis clockwis compris compromis concis cruis demis
+despis devis disguis enterpris excis exercis expertis franchis improvis incis likewis lis mais
+merchandis nois otherwis paradis pois precis prais premis promis rais repris revis ris sunris
+supervis surpris televis tis treatis upris vis wis advertis
+""".split())
+
+
+def _american(word: str) -> str:
+    if "is" not in word:
+        return word
+    match = _ISE.fullmatch(word)
+    if match is None or match.group(1) in _ISE_KEPT:
+        return word
+    return f"{match.group(1)[:-1]}z{match.group(2)}"
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stemmed word tokens of ``text`` with English stopwords dropped.
 
     Words are maximal runs of letters or digits (``"9.3.7"`` gives ``9``, ``3``,
     ``7``; ``"S151"`` gives ``s151``). Stemming is the Snowball English stemmer
     (PyStemmer, C), so "councillors" and "councillor", "instructions" and
-    "instruct" meet. Deterministic; about a microsecond per word.
+    "instruct" meet; British "-ise" words are stemmed as their "-ize"
+    spellings, so "criticise" meets "criticism" and "authorise" "authority".
+    Deterministic; about a microsecond per word.
     """
-    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+    words = [_american(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
     return _STEMMER.stemWords(words) if words else []
 
 

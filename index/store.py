@@ -45,7 +45,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 # The manifest records a checksum of its own content: damage to a checksum
 # inside it is then reported as damage to the manifest, not to the file it names.

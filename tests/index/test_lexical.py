@@ -59,6 +59,21 @@ QUERIES = [
 ]
 
 
+@pytest.mark.parametrize("british, other", [
+    ("criticise", "criticism"), ("criticised", "criticize"), ("authorise", "authority"),
+    ("organisation", "organization"), ("prioritising", "prioritize"), ("realised", "realize"),
+])
+def test_british_ise_spellings_meet_their_relatives(british, other):
+    assert tokenize(british) == tokenize(other)
+
+
+@pytest.mark.parametrize("word", ["advise", "advised", "exercise", "supervise", "premises", "otherwise", "raised"])
+def test_words_that_are_spelt_ise_everywhere_keep_their_stem(word):
+    import Stemmer
+
+    assert tokenize(word) == Stemmer.Stemmer("english").stemWords([word])
+
+
 @pytest.mark.parametrize("question", QUERIES)
 def test_scores_equal_rank_bm25(pair, question):
     ours, reference = pair
