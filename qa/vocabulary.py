@@ -117,7 +117,18 @@ def in_corpus_words(question: str, interpretation: Interpretation, names: Mappin
         elif not phrase.endswith("s") and name.endswith("s") and name[:-1] in group.names:
             name = name[:-1]
         if name != phrase:
-            out = re.sub(r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])", name, out, flags=re.IGNORECASE)
+            # A name with its own article replaces the question's article too:
+            # "a member of the public" becomes "the public", not "a the public".
+            def replace(hit: re.Match, name: str = name) -> str:
+                article = hit.group(1) or ""
+                if name.startswith("the "):
+                    return name
+                if article.strip().lower() in ("a", "an"):  # "an employee" becomes "an officer", "a officer" never
+                    article = ("an" if name[0] in "aeiou" else "a") + article[len(article.strip()):]
+                    article = article if hit.group(1)[0].islower() else article.capitalize()
+                return f"{article}{name}"
+            out = re.sub(r"(?i)(\b(?:a|an|the|any|every|this|that)\s+)?(?<![\w-])" + re.escape(phrase)
+                         + r"(?![\w-])", replace, out)
     return out
 
 

@@ -73,11 +73,13 @@ def test_corpus_names_pick_the_name_the_documents_use_most():
     ("Can a councillor tell me to change my report?", "Can a member tell me to change my report?"),
     ("Are opposition councillors entitled to information?", "Are opposition members entitled to information?"),
     ("Can Councillors and employees meet?", "Can members and officers meet?"),
-    ("Can a member of staff talk to a councillor?", "Can a officer talk to a member?"),
+    ("Can a member of staff talk to a councillor?", "Can an officer talk to a member?"),
+    ("An employee asked a councillor.", "An officer asked a member."),
+    ("How long can a member of the public speak for?", "How long can the public speak for?"),
     ("Do members get training?", "Do members get training?"),
 ])
 def test_a_question_in_the_documents_own_names(question, rewritten):
     from qa.vocabulary import in_corpus_words
 
-    names = {"elected and co-opted councillors": "member", "council staff": "officer"}
+    names = {"elected and co-opted councillors": "member", "council staff": "officer", "the public": "the public"}
     assert in_corpus_words(question, interpret(question), names) == rewritten
