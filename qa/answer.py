@@ -107,7 +107,7 @@ class Query:
     vector: np.ndarray = field(repr=False)
     # The question's encodings: its own wording, and the documents' wording
     # when that differs (see Answerer.prepare); ``vector`` is their mean.
-    vectors: np.ndarray | None = field(default=None, repr=False, compare=False)
+    vectors: np.ndarray = field(repr=False, compare=False)
     lexical_ceiling: float = 0.0
     # BM25 over every passage and the best CANDIDATES of them (no filter), being
     # computed in a worker thread while the question is encoded and then searched
@@ -321,7 +321,7 @@ class Answerer:
         best_possible = query.lexical_ceiling
         lexical_best = max(lexical.values(), default=0.0)
         dense_top = max(dense.values(), default=0.0)
-        if query.vectors is not None and len(query.vectors) > 1 and dense:
+        if len(query.vectors) > 1 and dense:
             # The closest either wording comes to a candidate: a question is
             # addressed if it is addressed in its own words or in the documents'.
             dense_top = max(dense_top, self.index.best_dense_score(query.vectors, list(dense)))

@@ -89,13 +89,11 @@ def corpus_names(groups: Iterable[SynonymGroup], df: Callable[[str], int],
     name, then to the one listed first. On the default corpus "councillor"
     becomes "member" and "employee" "officer": the documents' own words.
     """
-    out: dict[str, str] = {}
-    for group in groups:
-        def uses(name: str) -> tuple[int, int]:
-            tokens = tokenize(name)
-            return (min(df(token) for token in tokens) if tokens else 0, -len(name))
-        out[group.concept] = max(group.names, key=uses)
-    return out
+    def uses(name: str) -> tuple[int, int]:
+        tokens = tokenize(name)
+        return (min(df(token) for token in tokens) if tokens else 0, -len(name))
+
+    return {group.concept: max(group.names, key=uses) for group in groups}
 
 
 def in_corpus_words(question: str, interpretation: Interpretation, names: Mapping[str, str]) -> str:
@@ -117,19 +115,24 @@ def in_corpus_words(question: str, interpretation: Interpretation, names: Mappin
         elif not phrase.endswith("s") and name.endswith("s") and name[:-1] in group.names:
             name = name[:-1]
         if name != phrase:
-            # A name with its own article replaces the question's article too:
-            # "a member of the public" becomes "the public", not "a the public".
-            def replace(hit: re.Match, name: str = name) -> str:
-                article = hit.group(1) or ""
-                if name.startswith("the "):
-                    return name
-                if article.strip().lower() in ("a", "an"):  # "an employee" becomes "an officer", "a officer" never
-                    article = ("an" if name[0] in "aeiou" else "a") + article[len(article.strip()):]
-                    article = article if hit.group(1)[0].islower() else article.capitalize()
-                return f"{article}{name}"
             out = re.sub(r"(?i)(\b(?:a|an|the|any|every|this|that)\s+)?(?<![\w-])" + re.escape(phrase)
-                         + r"(?![\w-])", replace, out)
+                         + r"(?![\w-])", lambda hit, name=name: _named(hit.group(1) or "", name), out)
     return out
+
+
+def _named(article: str, name: str) -> str:
+    """``name`` in place of a phrase that followed ``article`` ("" for none).
+
+    A name with its own article replaces the question's too ("a member of the
+    public" becomes "the public", not "a the public"), and "a" or "an" agrees
+    with the new name ("a member of staff" becomes "an officer").
+    """
+    if name.startswith("the "):
+        return name
+    if article.strip().lower() in ("a", "an"):
+        indefinite = "an" if name[0] in "aeiou" else "a"
+        article = (indefinite.capitalize() if article[0].isupper() else indefinite) + " "
+    return f"{article}{name}"
 
 
 class VocabularyError(ValueError):
