@@ -244,10 +244,13 @@ def open_version(index_dir: Path, *, verify: str = "auto",
                                f"(truncated or altered); {rebuild_hint(index_dir)}")
         if verify == "size":
             continue
-        if verify == "full" or total <= FULL_VERIFY_LIMIT or "sample_sha256" not in record:
-            intact = _sha256(path) == record["sha256"]
-        else:
-            intact = _sampled_sha256(path, size) == record["sample_sha256"]
+        try:
+            if verify == "full" or total <= FULL_VERIFY_LIMIT or "sample_sha256" not in record:
+                intact = _sha256(path) == record["sha256"]
+            else:
+                intact = _sampled_sha256(path, size) == record["sample_sha256"]
+        except FileNotFoundError:  # removed between stat and read: a writer collected this version
+            raise IndexDamaged(f"The index file {path} is missing; {rebuild_hint(index_dir)}") from None
         if not intact:
             raise IndexDamaged(f"The index file {path} does not match its checksum (altered or corrupted); "
                                f"{rebuild_hint(index_dir)}")

@@ -161,8 +161,29 @@ def test_reader_sees_old_or_new_during_saves(tiny_corpus, fake_embedder, tmp_pat
     stop.set()
     for reader in readers:
         reader.join()
-    assert not errors, errors[:3]
+    assert not errors, [f"{type(exc).__name__}: {exc}" for exc in errors[:3]]
     assert seen <= fingerprints and seen
+
+
+def test_version_collected_while_being_verified_loads_the_new_one(tiny_corpus, fake_embedder, tmp_path,
+                                                                  monkeypatch):
+    passages, documents = tiny_corpus
+    versions = [HybridIndex.build(passages[: len(passages) - i], documents, fake_embedder) for i in range(3)]
+    versions[0].save(tmp_path)
+    checksum, replaced = store._sha256, []
+
+    def replace_then_checksum(path):
+        if not replaced:  # between the size check and the checksum, two writers publish and collect
+            replaced.append(path)
+            versions[1].save(tmp_path)
+            versions[2].save(tmp_path)
+            store.collect_garbage(tmp_path)
+        return checksum(path)
+
+    monkeypatch.setattr(store, "_sha256", replace_then_checksum)
+    index = HybridIndex.load(tmp_path, verify="full")
+    assert not replaced[0].exists()
+    assert index.fingerprint == versions[2].fingerprint
 
 
 def test_second_writer_waits_then_times_out(tmp_path, caplog):
