@@ -54,6 +54,11 @@ class AbstentionPolicy:
     ``min_authority_evidence`` and ``max_authority_gap``: in a comparison, an
     authority addresses the question when its own evidence reaches the first
     and is within the second of the best authority's (see ``addresses_question``).
+    ``max_coverage_gap`` and ``min_clause_similarity``: an authority whose
+    coverage is more than the first below the best authority's, and whose best
+    clause has a cosine below the second with every clause shown for the best
+    authority, does not address the question: it lacks the question's own words
+    and says something else (see ``addresses_question``).
     ``specific_share``: a question word in at least this share of passages is
     too common to count towards coverage.
     """
@@ -64,6 +69,8 @@ class AbstentionPolicy:
     specific_share: float = 0.10
     min_authority_evidence: float = 0.60
     max_authority_gap: float = 0.20
+    max_coverage_gap: float = 0.30
+    min_clause_similarity: float = 0.55
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -143,7 +150,8 @@ def should_abstain(signals: AbstentionSignals, policy: AbstentionPolicy = Absten
 
 
 def addresses_question(own: AbstentionSignals, overall: AbstentionSignals, best: float,
-                       policy: AbstentionPolicy = AbstentionPolicy()) -> bool:
+                       policy: AbstentionPolicy = AbstentionPolicy(), *,
+                       best_coverage: float | None = None, similarity: float = 1.0) -> bool:
     """Whether one authority's documents address a question (for comparisons).
 
     ``overall`` are the signals of the question over the whole corpus, ``best``
@@ -152,12 +160,26 @@ def addresses_question(own: AbstentionSignals, overall: AbstentionSignals, best:
     least ``policy.min_authority_evidence`` and within
     ``policy.max_authority_gap`` of the best authority's: a silent council's
     nearest clause is typically far below the councils that really address
-    the question. Chosen on the evaluation questions' comparison labels (see
-    README "Comparison").
+    the question.
+
+    ``best_coverage`` is the coverage of the best authority and ``similarity``
+    the cosine of this authority's best clause to the nearest clause shown for
+    the best authority. A silent council's nearest clause often shares a word
+    of the question but not its subject ("land" for a question on registering
+    land one owns, answered by a clause on the right to enter council land):
+    it lacks words that the best authority's clauses have and says something
+    else. Such an authority (coverage more than ``policy.max_coverage_gap``
+    below the best's and similarity below ``policy.min_clause_similarity``)
+    does not address the question. Chosen on the evaluation questions'
+    comparison labels (see README "Comparison").
     """
     if should_abstain(overall, policy):
         return False
     if own.dense_top < policy.min_dense_top:
         return False
     own_evidence = evidence(own, policy)
-    return own_evidence >= policy.min_authority_evidence and best - own_evidence <= policy.max_authority_gap
+    if own_evidence < policy.min_authority_evidence or best - own_evidence > policy.max_authority_gap:
+        return False
+    if best_coverage is not None and best_coverage - own.coverage > policy.max_coverage_gap:
+        return similarity >= policy.min_clause_similarity
+    return True

@@ -7,6 +7,8 @@ import io
 from dataclasses import dataclass, field
 from typing import Sequence
 
+import numpy as np
+
 from .ranking import lend_to_copies
 from .abstain import AbstentionSignals, addresses_question, evidence
 from .answer import Answerer, Result, clean_question
@@ -80,10 +82,19 @@ def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | N
         a_ranked, a_lexical, a_dense = answerer.ranked(query, allowed, candidates=30, adjust_dense=adjust)
         signals = answerer.signals(query, a_lexical, a_dense, a_ranked)
         per_authority_runs.append((name, title, kind, a_ranked, a_lexical, a_dense, signals))
-    best = max((evidence(run[-1], answerer.policy) for run in per_authority_runs), default=0.0)
+    leader = max(per_authority_runs, key=lambda run: evidence(run[-1], answerer.policy), default=None)
+    best = evidence(leader[-1], answerer.policy) if leader else 0.0
+    leader_rows = [position for position, _ in leader[3][:per_authority]] if leader else []
+    leader_vectors = np.stack([answerer.index.vector(row) for row in leader_rows]) if leader_rows else None
     entries = []
-    for name, title, kind, a_ranked, a_lexical, a_dense, signals in per_authority_runs:
-        found = addresses_question(signals, overall, best, answerer.policy)
+    for run in per_authority_runs:
+        name, title, kind, a_ranked, a_lexical, a_dense, signals = run
+        if run is leader or leader_vectors is None or not a_ranked:
+            similarity = 1.0 if run is leader else 0.0
+        else:
+            similarity = answerer.index.best_dense_score(leader_vectors, [a_ranked[0][0]])
+        found = addresses_question(signals, overall, best, answerer.policy,
+                                   best_coverage=leader[-1].coverage if leader else None, similarity=similarity)
         results = answerer.make_results(query, a_ranked, a_lexical, a_dense, per_authority) if found else []
         entries.append(AuthorityEntry(name, title, kind, found, results, signals))
     return Comparison(question=text, authorities=entries, interpretation=query.interpretation.notes)

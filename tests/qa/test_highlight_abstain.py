@@ -55,6 +55,15 @@ def test_an_authority_far_below_the_best_does_not_address_the_question():
     assert not addresses_question(signals(dense_top=0.5, coverage=0.2), overall, best=1.03)
 
 
+def test_a_clause_lacking_the_subject_and_unlike_the_best_authority_s_does_not_address_it():
+    overall, own = signals(dense_top=0.8), signals(dense_top=0.62, coverage=0.36)
+    best = 0.73
+    assert addresses_question(own, overall, best)  # evidence alone: within the gap of the best
+    assert not addresses_question(own, overall, best, best_coverage=1.0, similarity=0.43)
+    assert addresses_question(own, overall, best, best_coverage=1.0, similarity=0.80)  # says the same thing
+    assert addresses_question(own, overall, best, best_coverage=0.5, similarity=0.43)  # as many of the words
+
+
 def test_no_authority_addresses_an_off_topic_question():
     off_topic = signals(dense_top=0.2, coverage=0.0)
     assert not addresses_question(signals(), off_topic, best=0.95)

@@ -42,7 +42,8 @@ def test_development_questions(real_answerer):
     assert scores.abstention_accuracy == 1.0, scores.misses
     assert scores.false_abstention <= 1 / 23, scores.misses
     comparisons = score_comparisons(questions, [compare(real_answerer, q.question).to_dict() for q in questions])
-    assert comparisons.coverage >= 0.9 and comparisons.false_coverage <= 0.2, comparisons.misses
+    # Measured coverage 0.935 over 46 councils, false coverage 0.000 over 10 (target 0.1).
+    assert comparisons.coverage >= 0.9 and comparisons.false_coverage <= 0.1, comparisons.misses
 
 
 def test_own_questions(real_answerer):
