@@ -42,6 +42,26 @@ class Comparison:
         return {"question": self.question, "authorities": [a.to_dict() for a in self.authorities]}
 
 
+@dataclass(frozen=True)
+class _AuthorityRun:
+    """One authority's restricted search in a comparison, before the decision."""
+
+    name: str
+    title: str
+    kind: str
+    ranked: list[tuple[int, float]]
+    lexical: dict[int, float]
+    dense: dict[int, float]
+    signals: AbstentionSignals
+    evidence: float
+
+
+def _shown_vectors(answerer: Answerer, run: _AuthorityRun | None, shown: int) -> np.ndarray | None:
+    """Embeddings of the clauses a run would show (None when it has none)."""
+    rows = [position for position, _ in run.ranked[:shown]] if run is not None else []
+    return np.stack([answerer.index.vector(row) for row in rows]) if rows else None
+
+
 def authority_order(answerer: Answerer) -> list[tuple[str, str, str]]:
     """(authority, document titles, kind) per authority, model codes first, then by name."""
     rows = [(name, "; ".join(titles), kind) for name, titles, kind in answerer.index.authority_documents()]
@@ -76,27 +96,28 @@ def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | N
     def adjust(a_dense: dict[int, float]) -> dict[int, float]:
         return lend_to_copies(a_dense, answerer.index.token_set, lenders)
 
-    per_authority_runs = []
+    runs = []
     for name, title, kind in order:
         allowed = answerer.index.mask(authorities=[name])
-        a_ranked, a_lexical, a_dense = answerer.ranked(query, allowed, candidates=30, adjust_dense=adjust)
-        signals = answerer.signals(query, a_lexical, a_dense, a_ranked)
-        per_authority_runs.append((name, title, kind, a_ranked, a_lexical, a_dense, signals))
-    leader = max(per_authority_runs, key=lambda run: evidence(run[-1], answerer.policy), default=None)
-    best = evidence(leader[-1], answerer.policy) if leader else 0.0
-    leader_rows = [position for position, _ in leader[3][:per_authority]] if leader else []
-    leader_vectors = np.stack([answerer.index.vector(row) for row in leader_rows]) if leader_rows else None
+        ranked_, lexical_, dense_ = answerer.ranked(query, allowed, candidates=30, adjust_dense=adjust)
+        signals = answerer.signals(query, lexical_, dense_, ranked_)
+        runs.append(_AuthorityRun(name, title, kind, ranked_, lexical_, dense_, signals,
+                                  evidence(signals, answerer.policy)))
+    leader = max(runs, key=lambda run: run.evidence, default=None)
+    leader_vectors = _shown_vectors(answerer, leader, per_authority)
     entries = []
-    for run in per_authority_runs:
-        name, title, kind, a_ranked, a_lexical, a_dense, signals = run
-        if run is leader or leader_vectors is None or not a_ranked:
-            similarity = 1.0 if run is leader else 0.0
+    for run in runs:
+        if run is leader:
+            similarity = 1.0
+        elif leader_vectors is None or not run.ranked:
+            similarity = 0.0
         else:
-            similarity = answerer.index.best_dense_score(leader_vectors, [a_ranked[0][0]])
-        found = addresses_question(signals, overall, best, answerer.policy,
-                                   best_coverage=leader[-1].coverage if leader else None, similarity=similarity)
-        results = answerer.make_results(query, a_ranked, a_lexical, a_dense, per_authority) if found else []
-        entries.append(AuthorityEntry(name, title, kind, found, results, signals))
+            similarity = answerer.index.best_dense_score(leader_vectors, [run.ranked[0][0]])
+        found = addresses_question(run.signals, overall, leader.evidence, answerer.policy,
+                                   best_coverage=leader.signals.coverage, similarity=similarity)
+        results = (answerer.make_results(query, run.ranked, run.lexical, run.dense, per_authority)
+                   if found else [])
+        entries.append(AuthorityEntry(run.name, run.title, run.kind, found, results, run.signals))
     return Comparison(question=text, authorities=entries, interpretation=query.interpretation.notes)
 
 
