@@ -18,8 +18,24 @@ DEFAULT_VOCABULARY = Path(__file__).parent / "data" / "vocabulary.toml"
 
 @dataclass(frozen=True)
 class SynonymGroup:
+    """Names of one concept. ``followed_by`` holds (name, word) pairs: that
+    name stands for this concept only when the word follows it within
+    :data:`SENSE_WINDOW` words ("tell" is an instruction in "tell me to
+    change my report", not in "who do I tell about it?")."""
+
     concept: str
     names: tuple[str, ...]
+    followed_by: tuple[tuple[str, str], ...] = ()
+
+    def means(self, name: str, following: list[str]) -> bool:
+        """Whether ``name``, followed by the words ``following``, names this concept."""
+        required = [word for own, word in self.followed_by if own == name]
+        return not required or any(word in following[:SENSE_WINDOW] for word in required)
+
+
+# How far after a name the word of a ``followed_by`` condition may stand:
+# "tell the officer in charge to..." puts four words between them.
+SENSE_WINDOW = 5
 
 
 @dataclass(frozen=True)
@@ -151,18 +167,26 @@ def load_vocabulary(path: Path = DEFAULT_VOCABULARY) -> tuple[SynonymGroup, ...]
         names = raw.get("names")
         if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
             raise VocabularyError(f"{path}: group {number} needs a 'names' list of non-empty strings")
-        groups.append(SynonymGroup(concept=str(raw.get("concept", names[0])),
-                                   names=tuple(n.strip().lower() for n in names)))
+        names = tuple(n.strip().lower() for n in names)
+        followed_by = raw.get("followed_by", {})
+        if not isinstance(followed_by, dict) or not all(
+                isinstance(word, str) and word.strip() and name.lower() in names
+                for name, word in followed_by.items()):
+            raise VocabularyError(f"{path}: group {number}'s 'followed_by' must map names of the group "
+                                  f"to one word each, for example followed_by = {{ tell = \"to\" }}")
+        groups.append(SynonymGroup(concept=str(raw.get("concept", names[0])), names=names,
+                                   followed_by=tuple((name.lower(), word.strip().lower())
+                                                     for name, word in followed_by.items())))
     return tuple(groups)
 
 
 @lru_cache(maxsize=8)
-def _name_pattern(groups: tuple[SynonymGroup, ...]) -> tuple[re.Pattern, dict[str, SynonymGroup]]:
-    """One compiled alternation of every name, longest first, and name -> group."""
-    group_of: dict[str, SynonymGroup] = {}
+def _name_pattern(groups: tuple[SynonymGroup, ...]) -> tuple[re.Pattern, dict[str, list[SynonymGroup]]]:
+    """One compiled alternation of every name, longest first, and name -> its groups in file order."""
+    group_of: dict[str, list[SynonymGroup]] = {}
     for group in groups:
         for name in group.names:
-            group_of.setdefault(name, group)
+            group_of.setdefault(name, []).append(group)
     names = sorted(group_of, key=lambda name: (-len(name), name))
     pattern = re.compile(r"(?<=\s)(?:" + "|".join(re.escape(n) for n in names) + r")(?=\s)") if names else re.compile(r"(?!)")
     return pattern, group_of
@@ -172,7 +196,9 @@ def interpret(question: str, groups: tuple[SynonymGroup, ...] | None = None) -> 
     """Find the vocabulary names in ``question``, reading left to right and
     preferring the longest name at each place, so a word inside a longer
     matched phrase ("officer" in "monitoring officer") is not matched again.
-    Each concept is reported once, in the order the question mentions it.
+    Each concept is reported once, in the order the question mentions it. A
+    name in several groups names the first whose ``followed_by`` condition
+    the question meets.
     """
     groups = load_vocabulary() if groups is None else groups
     pattern, group_of = _name_pattern(groups)
@@ -180,8 +206,10 @@ def interpret(question: str, groups: tuple[SynonymGroup, ...] | None = None) -> 
     matched: list[tuple[str, SynonymGroup]] = []
     seen_groups: set[str] = set()
     for hit in pattern.finditer(text):
-        group = group_of[hit.group(0)]
-        if group.concept not in seen_groups:
+        name = hit.group(0)
+        following = text[hit.end():].split()
+        group = next((g for g in group_of[name] if g.means(name, following)), None)
+        if group is not None and group.concept not in seen_groups:
             seen_groups.add(group.concept)
             matched.append((hit.group(0), group))
     return Interpretation(question=question, matched=tuple(matched))

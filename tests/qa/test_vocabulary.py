@@ -83,3 +83,20 @@ def test_a_question_in_the_documents_own_names(question, rewritten):
 
     names = {"elected and co-opted councillors": "member", "council staff": "officer", "the public": "the public"}
     assert in_corpus_words(question, interpret(question), names) == rewritten
+
+
+@pytest.mark.parametrize("question, concept", [
+    ("Can a councillor tell me to change my report?", "instruction"),
+    ("Can I tell the officer in charge to stop the works?", "instruction"),
+    ("Who do I tell about a change of address?", "informing"),
+    ("Who do I need to tell?", "informing"),  # "to" before "tell" is not the instruction's
+])
+def test_a_name_in_two_groups_takes_the_sense_its_context_meets(question, concept):
+    assert [group.concept for phrase, group in interpret(question).matched if phrase == "tell"] == [concept]
+
+
+def test_followed_by_must_name_a_name_of_its_group(tmp_path):
+    path = tmp_path / "vocabulary.toml"
+    path.write_text('[[group]]\nconcept = "x"\nnames = ["tell"]\nfollowed_by = { ask = "to" }\n')
+    with pytest.raises(VocabularyError, match="group 1's 'followed_by' must map names of the group"):
+        load_vocabulary(path)
