@@ -5,10 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from index.embed import load_embedder
-from index.hybrid import HybridIndex
-from index.update import update_index
-from qa.answer import Answerer
 from qa.compare import compare
 from qa.evaluate import load_questions, score_answers, score_comparisons
 
@@ -17,14 +13,6 @@ DEV = ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"
 OWN = ROOT / "eval" / "questions.jsonl"
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def real_answerer(tmp_path_factory):
-    index_dir = tmp_path_factory.mktemp("quality") / "index"
-    update_index([ROOT / "corpus"], index_dir, load_embedder("auto", purpose="passages"))
-    embedder = load_embedder("auto", purpose="questions")
-    return Answerer(HybridIndex.load(index_dir, expected_model_fingerprint=embedder.fingerprint), embedder)
 
 
 def answers(answerer, questions):
