@@ -147,11 +147,12 @@ def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
     from .service import open_answerer
 
     answerer = open_answerer(settings)
-    comparisons = [compare(answerer, q, authorities=args.authority) for q in _questions(args.question)]
+    # A generator, so that with QUESTION "-" each comparison is written as soon as it is made.
+    comparisons = (compare(answerer, q, authorities=args.authority) for q in _questions(args.question))
     if args.format == "csv":
-        sys.stdout.write(to_csv(comparisons))
+        sys.stdout.write(to_csv(list(comparisons)))
     elif args.format == "markdown":
-        sys.stdout.write(to_markdown(comparisons))
+        sys.stdout.write(to_markdown(list(comparisons)))
     else:
         _emit((c.to_dict() for c in comparisons), args.json, render_comparison)
     return EXIT_OK

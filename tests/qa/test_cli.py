@@ -81,6 +81,16 @@ def test_compare_json_and_exports(index_dir, capsys):
     assert capsys.readouterr().out.startswith("question,authority,")
 
 
+def test_compare_reads_questions_from_standard_input(index_dir, capsys, monkeypatch):
+    import io
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Must gifts be registered within 28 days?\n\n"
+                                                  "Who issues press releases?\n"))
+    assert cli.main(["compare", "-", "--json", "--index", str(index_dir)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [c["question"] for c in lines] == ["Must gifts be registered within 28 days?", "Who issues press releases?"]
+    assert all(c["authorities"][0]["kind"] == "model_code" for c in lines)
+
+
 def test_passages_json_has_the_design_fields(index_dir, capsys):
     assert cli.main(["passages", "--json", "--authority", "Ashford Test Council", "--index", str(index_dir)]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
