@@ -27,10 +27,13 @@ class SynonymGroup:
     names: tuple[str, ...]
     followed_by: tuple[tuple[str, str], ...] = ()
 
-    def means(self, name: str, following: list[str]) -> bool:
-        """Whether ``name``, followed by the words ``following``, names this concept."""
+    def means(self, name: str, rest: str) -> bool:
+        """Whether ``name``, followed by the text ``rest``, names this concept."""
         required = [word for own, word in self.followed_by if own == name]
-        return not required or any(word in following[:SENSE_WINDOW] for word in required)
+        if not required:
+            return True
+        following = rest.split(maxsplit=SENSE_WINDOW)[:SENSE_WINDOW]
+        return any(word in following for word in required)
 
 
 # How far after a name the word of a ``followed_by`` condition may stand:
@@ -207,11 +210,10 @@ def interpret(question: str, groups: tuple[SynonymGroup, ...] | None = None) -> 
     seen_groups: set[str] = set()
     for hit in pattern.finditer(text):
         name = hit.group(0)
-        following = text[hit.end():].split()
-        group = next((g for g in group_of[name] if g.means(name, following)), None)
+        group = next((g for g in group_of[name] if g.means(name, text[hit.end():])), None)
         if group is not None and group.concept not in seen_groups:
             seen_groups.add(group.concept)
-            matched.append((hit.group(0), group))
+            matched.append((name, group))
     return Interpretation(question=question, matched=tuple(matched))
 
 _GENERIC_NAME_WORDS = frozenset(
