@@ -21,11 +21,15 @@ class SynonymGroup:
     """Names of one concept. ``followed_by`` holds (name, word) pairs: that
     name stands for this concept only when the word follows it within
     :data:`SENSE_WINDOW` words ("tell" is an instruction in "tell me to
-    change my report", not in "who do I tell about it?")."""
+    change my report", not in "who do I tell about it?"). ``reword`` is
+    False for a group of related words rather than names of one thing
+    ("rude", "discourteous", "courtesy"): they match one another, but the
+    question is not reworded with them (see :func:`corpus_names`)."""
 
     concept: str
     names: tuple[str, ...]
     followed_by: tuple[tuple[str, str], ...] = ()
+    reword: bool = True
 
     def means(self, name: str, rest: str) -> bool:
         """Whether ``name``, followed by the text ``rest``, names this concept."""
@@ -107,12 +111,13 @@ def corpus_names(groups: Iterable[SynonymGroup], df: Callable[[str], int],
     so "elected member" is no commoner than "elected". Ties go to the shorter
     name, then to the one listed first. On the default corpus "councillor"
     becomes "member" and "employee" "officer": the documents' own words.
+    Groups with ``reword`` False have none: "rude" must not become "courtesy".
     """
     def uses(name: str) -> tuple[int, int]:
         tokens = tokenize(name)
         return (min(df(token) for token in tokens) if tokens else 0, -len(name))
 
-    return {group.concept: max(group.names, key=uses) for group in groups}
+    return {group.concept: max(group.names, key=uses) for group in groups if group.reword}
 
 
 def in_corpus_words(question: str, interpretation: Interpretation, names: Mapping[str, str]) -> str:
@@ -177,9 +182,13 @@ def load_vocabulary(path: Path = DEFAULT_VOCABULARY) -> tuple[SynonymGroup, ...]
                 for name, word in followed_by.items()):
             raise VocabularyError(f"{path}: group {number}'s 'followed_by' must map names of the group "
                                   f"to one word each, for example followed_by = {{ tell = \"to\" }}")
+        reword = raw.get("reword", True)
+        if not isinstance(reword, bool):
+            raise VocabularyError(f"{path}: group {number}'s 'reword' must be true or false")
         groups.append(SynonymGroup(concept=str(raw.get("concept", names[0])), names=names,
                                    followed_by=tuple((name.lower(), word.strip().lower())
-                                                     for name, word in followed_by.items())))
+                                                     for name, word in followed_by.items()),
+                                   reword=reword))
     return tuple(groups)
 
 

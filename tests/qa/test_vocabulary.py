@@ -100,3 +100,36 @@ def test_followed_by_must_name_a_name_of_its_group(tmp_path):
     path.write_text('[[group]]\nconcept = "x"\nnames = ["tell"]\nfollowed_by = { ask = "to" }\n')
     with pytest.raises(VocabularyError, match="group 1's 'followed_by' must map names of the group"):
         load_vocabulary(path)
+
+
+@pytest.mark.parametrize("question, phrase, concept", [
+    ("Should a councillor avoid becoming too friendly with staff?", "friendly", "familiarity"),
+    ("Must officers be politically neutral?", "politically neutral", "impartiality"),
+    ("What if a councillor is rude to an officer?", "rude", "respect and courtesy"),
+    ("Can I cc another councillor?", "cc", "copying"),
+    ("Can staff talk to a councillor about it?", "talk to", "discussing"),
+])
+def test_plain_words_for_the_standard_topics(question, phrase, concept):
+    assert (phrase, concept) in [(p, group.concept) for p, group in interpret(question).matched]
+
+
+def test_related_words_match_but_do_not_reword_the_question():
+    from index.lexical import tokenize
+    from qa.vocabulary import corpus_names, in_corpus_words
+
+    groups = (SynonymGroup("courtesy", ("courtesy", "rude", "polite"), reword=False),
+              SynonymGroup("staff", ("officer", "staff")))
+    names = corpus_names(groups, lambda token: {"courtesi": 9, "polit": 5, "offic": 9}.get(token, 0), tokenize)
+    assert names == {"staff": "officer"}
+    question = "What if a councillor is rude to staff?"
+    interpretation = interpret(question, groups)
+    assert [group.concept for _, group in interpretation.matched] == ["courtesy", "staff"]
+    # "rude" must not become "polite", its opposite; "staff" still becomes the documents' "officer"
+    assert in_corpus_words(question, interpretation, names) == "What if a councillor is rude to officer?"
+
+
+def test_reword_must_be_true_or_false(tmp_path):
+    path = tmp_path / "vocabulary.toml"
+    path.write_text('[[group]]\nconcept = "x"\nnames = ["rude", "polite"]\nreword = "no"\n')
+    with pytest.raises(VocabularyError, match="group 1's 'reword' must be true or false"):
+        load_vocabulary(path)
