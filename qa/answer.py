@@ -18,8 +18,8 @@ from index.hybrid import HybridIndex
 from index.lexical import Term, tokenize
 from ingest.passage import Passage
 
-from .abstain import (AbstentionPolicy, AbstentionSignals, StemFamilies, agreement, should_abstain,
-                      weighted_share)
+from .abstain import (AbstentionPolicy, AbstentionSignals, StemFamilies, agreement, is_normative,
+                      should_abstain, weighted_share)
 from .highlight import best_sentence
 from .ranking import (FusionMode, blend_scores, convex_scores, diversify, rank_positions, rrf_scores,
                       top_positions)
@@ -331,6 +331,7 @@ class Answerer:
             lexical_strength=(lexical_best / best_possible) if best_possible > 0 else 0.0,
             agreement=agreement([p for p in top_positions(lexical, AGREEMENT_DEPTH) if lexical[p] > 0],
                                 top_positions(dense, AGREEMENT_DEPTH), depth=AGREEMENT_DEPTH),
+            normative=is_normative(query.text),
         )
 
     # -- retrieving --------------------------------------------------------

@@ -1,7 +1,7 @@
 import pytest
 
-from qa.abstain import (AbstentionPolicy, AbstentionSignals, StemFamilies, addresses_question, agreement,
-                        should_abstain, weighted_share)
+from qa.abstain import (AbstentionPolicy, AbstentionSignals, QuestionFormsError, StemFamilies,
+                        addresses_question, agreement, is_normative, should_abstain, weighted_share)
 from qa.highlight import best_sentence, split_sentences
 
 
@@ -85,3 +85,36 @@ def test_a_lead_in_is_not_the_highlight():
 def test_stem_families_match_derivations_of_one_word(asked, clause, present):
     assert StemFamilies(clause).has(asked) is present
     assert StemFamilies(clause).has_any(["unrelated", asked]) is present
+
+
+@pytest.mark.parametrize("question, normative", [
+    ("Can I ask an officer to come to my ward surgery?", True),
+    ("Am I allowed to use the council's printer?", True),
+    ("Do officers have to attend party group meetings?", True),
+    ("Is it OK to cc another councillor?", True),
+    ("I can\u2019t get a reply: who should I tell?", True),      # curly apostrophe, contraction
+    ("Mustn't officers stay neutral?", True),
+    ("How much is a councillor's annual allowance?", False),
+    ("What pension scheme do council employees join?", False),
+    ("Who canvassed the mayoral candidates?", False),            # a word only begins with "can"
+    ("Is the cannery open on Sundays?", False),
+])
+def test_a_question_about_what_someone_may_or_must_do_is_normative(question, normative):
+    assert is_normative(question) is normative
+
+
+def test_a_normative_question_is_answered_on_less_evidence():
+    weak = dict(dense_top=0.5, coverage=0.42)  # evidence 0.605: between the two thresholds
+    assert should_abstain(signals(**weak))
+    assert not should_abstain(signals(**weak, normative=True))
+    off_topic = dict(dense_top=0.45, coverage=0.2)  # evidence 0.50: below both
+    assert should_abstain(signals(**off_topic, normative=True))
+
+
+def test_a_malformed_question_forms_file_is_named(tmp_path):
+    bad = tmp_path / "forms.toml"
+    bad.write_text('normative = "may"\n', encoding="utf-8")
+    with pytest.raises(QuestionFormsError, match=r"forms\.toml: 'normative' must be a list"):
+        is_normative("May I?", bad)
+    with pytest.raises(QuestionFormsError, match="cannot read question forms file"):
+        is_normative("May I?", tmp_path / "missing.toml")
