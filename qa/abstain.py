@@ -79,6 +79,11 @@ class AbstentionPolicy:
     clause has a cosine below the second with every clause shown for the best
     authority, does not address the question: it lacks the question's own words
     and says something else (see ``addresses_question``).
+    ``same_clause_similarity``, ``min_same_clause_evidence`` and
+    ``max_same_clause_gap``: an authority whose best clause has a cosine of at
+    least the first with a clause shown for the best authority says the same
+    thing in its own words, and addresses the question on evidence of at least
+    the second and within the third of the best authority's.
     ``specific_share``: a question word in at least this share of passages is
     too common to count towards coverage.
     """
@@ -92,6 +97,9 @@ class AbstentionPolicy:
     max_authority_gap: float = 0.20
     max_coverage_gap: float = 0.30
     min_clause_similarity: float = 0.55
+    same_clause_similarity: float = 0.70
+    min_same_clause_evidence: float = 0.50
+    max_same_clause_gap: float = 0.25
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -217,15 +225,24 @@ def addresses_question(own: AbstentionSignals, overall: AbstentionSignals, best:
     it lacks words that the best authority's clauses have and says something
     else. Such an authority (coverage more than ``policy.max_coverage_gap``
     below the best's and similarity below ``policy.min_clause_similarity``)
-    does not address the question. Chosen on the evaluation questions'
-    comparison labels (see README "Comparison").
+    does not address the question.
+
+    The same similarity works the other way: an authority whose best clause
+    says what the best authority's clauses say (cosine of at least
+    ``policy.same_clause_similarity``), in words further from the question's,
+    needs only ``policy.min_same_clause_evidence``, within
+    ``policy.max_same_clause_gap`` of the best. Chosen on the evaluation
+    questions' comparison labels (see README "Comparison").
     """
     if should_abstain(overall, policy):
         return False
     if own.dense_top < policy.min_dense_top:
         return False
     own_evidence = evidence(own, policy)
-    if own_evidence < policy.min_authority_evidence or best - own_evidence > policy.max_authority_gap:
+    says_the_same = similarity >= policy.same_clause_similarity
+    minimum = policy.min_same_clause_evidence if says_the_same else policy.min_authority_evidence
+    gap = policy.max_same_clause_gap if says_the_same else policy.max_authority_gap
+    if own_evidence < minimum or best - own_evidence > gap:
         return False
     if best_coverage is not None and best_coverage - own.coverage > policy.max_coverage_gap:
         return similarity >= policy.min_clause_similarity

@@ -118,3 +118,13 @@ def test_a_malformed_question_forms_file_is_named(tmp_path):
         is_normative("May I?", bad)
     with pytest.raises(QuestionFormsError, match="cannot read question forms file"):
         is_normative("May I?", tmp_path / "missing.toml")
+
+
+def test_a_council_saying_what_the_best_council_says_needs_less_evidence():
+    overall = signals(dense_top=0.8)
+    own = signals(dense_top=0.45, coverage=0.3)  # evidence 0.525: below the usual 0.60
+    assert not addresses_question(own, overall, best=0.70, similarity=0.60)
+    assert addresses_question(own, overall, best=0.70, similarity=0.75)
+    # ...but not when it is far below the best council, nor below its own minimum
+    assert not addresses_question(own, overall, best=0.80, similarity=0.75)
+    assert not addresses_question(signals(dense_top=0.40, coverage=0.2), overall, best=0.60, similarity=0.9)
