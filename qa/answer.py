@@ -23,8 +23,8 @@ from .abstain import (AbstentionPolicy, AbstentionSignals, StemFamilies, agreeme
 from .highlight import best_sentence
 from .ranking import (FusionMode, blend_scores, convex_scores, diversify, rank_positions, rrf_scores,
                       top_positions)
-from .vocabulary import (Interpretation, SynonymGroup, corpus_names, in_corpus_words, interpret, load_vocabulary,
-                         named_authorities, without_authority_names)
+from .vocabulary import (Interpretation, SynonymGroup, asker_role, corpus_names, in_corpus_words, interpret,
+                         load_vocabulary, named_authorities, role_names, without_authority_names)
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +109,22 @@ class Query:
     # when that differs (see Answerer.prepare); ``vector`` is their mean.
     vectors: np.ndarray = field(repr=False, compare=False)
     lexical_ceiling: float = 0.0
+    # The documents' name for the role "I" and "me" stand for ("" for none;
+    # see qa.vocabulary.asker_role).
+    asker: str = ""
     # BM25 over every passage and the best CANDIDATES of them (no filter), being
     # computed in a worker thread while the question is encoded and then searched
     # densely; read through the properties below, which wait for it.
     lexical_search: Future | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def notes(self) -> list[str]:
+        """How the question was read, for the user: its vocabulary matches,
+        and the role taken for "I" and "me"."""
+        notes = list(self.interpretation.notes)
+        if self.asker:
+            notes.append(f"I, me ~ {'an' if self.asker[0] in 'aeiou' else 'a'} {self.asker}")
+        return notes
 
     @property
     def lexical_scores(self) -> np.ndarray | None:
@@ -262,6 +274,7 @@ class Answerer:
             index.lexical.prepare(synonym_set(group) for group in load_vocabulary())
         self.corpus_names = (corpus_names(load_vocabulary(), index.lexical.df, tokenize)
                              if corpus_wording else None)
+        self.role_names = role_names(load_vocabulary(), self.corpus_names) if corpus_wording else None
 
     # -- preparing ---------------------------------------------------------
     def prepare(self, question: str, lexical_text: str | None = None) -> Query:
@@ -279,22 +292,26 @@ class Answerer:
         if other is not None:
             vectors = np.vstack([vectors, other.result()])
         vector = vectors[0] if len(vectors) == 1 else _unit(vectors.mean(axis=0))
+        role = asker_role(question, interpretation) if self.role_names else ""
         return Query(text=question, interpretation=interpretation, lexical_text=lexical_text or question,
                      weights=weights, vector=vector, vectors=vectors,
-                     lexical_ceiling=self.lexical_ceiling(weights), lexical_search=search)
+                     lexical_ceiling=self.lexical_ceiling(weights), lexical_search=search,
+                     asker=self.role_names.get(role, "") if role else "")
 
     def wordings(self, question: str, interpretation: Interpretation) -> list[str]:
         """What the dense encoder reads: the question, and the question in the
         documents' own names for its vocabulary concepts when those differ
         ("Can a councillor..." and "Can a member..." on a corpus that says
-        Members). Ranking uses the mean of the two encodings, so a clause is
+        Members), with "I" and "me" read as the asker's role where the
+        question shows it ("Can a councillor tell me..." is an officer's
+        question). Ranking uses the mean of the two encodings, so a clause is
         not ranked down for naming a role the way its council does; the
         abstention signal uses the closer of the two (see :meth:`signals`).
         Measured in the README, "Retrieval quality".
         """
         if self.corpus_names is None:
             return [question]
-        rewritten = in_corpus_words(question, interpretation, self.corpus_names)
+        rewritten = in_corpus_words(question, interpretation, self.corpus_names, self.role_names)
         return [question] if rewritten == question else [question, rewritten]
 
     def _lexical_search(self, weights: dict[Term, float]) -> tuple[np.ndarray, list[tuple[int, float]]]:
@@ -446,7 +463,7 @@ class Answerer:
             query = self.prepare(text, lexical_text=without_authority_names(text, named) or text)
         else:
             query = self.prepare(text)
-        notes = list(query.interpretation.notes)
+        notes = query.notes
         if named:
             notes.append("only " + ", ".join(named) + " (named in the question)")
         allowed = self.index.mask(authorities=authorities, kinds=kinds, statuses=statuses)

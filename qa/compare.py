@@ -118,7 +118,7 @@ def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | N
         results = (answerer.make_results(query, run.ranked, run.lexical, run.dense, per_authority)
                    if found else [])
         entries.append(AuthorityEntry(run.name, run.title, run.kind, found, results, run.signals))
-    return Comparison(question=text, authorities=entries, interpretation=query.interpretation.notes)
+    return Comparison(question=text, authorities=entries, interpretation=query.notes)
 
 
 # -- exports for committee reports --------------------------------------------

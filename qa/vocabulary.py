@@ -24,12 +24,15 @@ class SynonymGroup:
     change my report", not in "who do I tell about it?"). ``reword`` is
     False for a group of related words rather than names of one thing
     ("rude", "discourteous", "courtesy"): they match one another, but the
-    question is not reworded with them (see :func:`corpus_names`)."""
+    question is not reworded with them (see :func:`corpus_names`). ``role``
+    is "member" or "officer" for the names of the two sides of a protocol
+    (see :func:`asker_role`), and empty for other concepts."""
 
     concept: str
     names: tuple[str, ...]
     followed_by: tuple[tuple[str, str], ...] = ()
     reword: bool = True
+    role: str = ""
 
     def means(self, name: str, rest: str) -> bool:
         """Whether ``name``, followed by the text ``rest``, names this concept."""
@@ -120,12 +123,70 @@ def corpus_names(groups: Iterable[SynonymGroup], df: Callable[[str], int],
     return {group.concept: max(group.names, key=uses) for group in groups if group.reword}
 
 
-def in_corpus_words(question: str, interpretation: Interpretation, names: Mapping[str, str]) -> str:
+ROLES = ("member", "officer")
+_FIRST_PERSON = re.compile(r"(?i)(?<![\w'])(i'm|i am|i|me|myself|my|mine)(?![\w'])")
+
+
+def role_names(groups: Iterable[SynonymGroup], names: Mapping[str, str]) -> dict[str, str]:
+    """For each role, the documents' name of the first concept with that role
+    in the vocabulary file ("member" and "officer" on the default corpus)."""
+    out: dict[str, str] = {}
+    for group in groups:
+        if group.role and group.role not in out and group.concept in names:
+            out[group.role] = names[group.concept]
+    return out
+
+
+def asker_role(question: str, interpretation: Interpretation,
+               groups: tuple[SynonymGroup, ...] | None = None) -> str:
+    """The role that "I", "me" and "my" stand for in ``question``, or "".
+
+    Protocols speak of members and officers, never of "I": a question asked
+    in the first person is read as one of them. "As a councillor, can I..."
+    and "I am an officer..." say which; otherwise a question that names one side only is asked by the
+    other ("Can a councillor tell me to change my report?" is an officer's,
+    "Can I ask an officer to come to my ward surgery?" a member's). A question
+    naming both sides, or neither, is not read either way.
+    """
+    if not _FIRST_PERSON.search(question):
+        return ""
+    groups = load_vocabulary() if groups is None else groups
+    role_of = {name: group.role for group in groups if group.role for name in group.names}
+    if role_of:
+        own = re.search(r"(?i)\b(?:as|i am|i'm) an? (" + "|".join(re.escape(n) for n in sorted(role_of, key=len, reverse=True))
+                        + r")(?![\w-])", question)
+        if own:
+            return role_of[own.group(1).lower()]
+    named = {group.role for _, group in interpretation.matched if group.role}
+    if len(named) == 1:
+        return next(role for role in ROLES if role not in named)
+    return ""
+
+
+def _as_role(name: str) -> Callable[[re.Match], str]:
+    """Replacement of a first-person word by ``name`` ("I" by "a member",
+    "my" by "the member's")."""
+    indefinite = ("an " if name[0] in "aeiou" else "a ") + name
+
+    def replace(hit: re.Match) -> str:
+        word = hit.group(1).lower()
+        if word in ("my", "mine"):
+            return f"the {name}'s"
+        if word in ("i'm", "i am"):
+            return f"{indefinite} is"
+        return indefinite
+    return replace
+
+
+def in_corpus_words(question: str, interpretation: Interpretation, names: Mapping[str, str],
+                    roles: Mapping[str, str] | None = None) -> str:
     """The question with each matched vocabulary name replaced by the name the
     documents use for its concept (see :func:`corpus_names`), keeping singular
     or plural: "Can a councillor tell me..." becomes "Can a member direct me..."
-    on a corpus that says "Members". Returns the question unchanged when every
-    name it uses is already the documents' own.
+    on a corpus that says "Members". With ``roles`` (see :func:`role_names`),
+    "I", "me" and "my" become the asker's role (see :func:`asker_role`): "Can a
+    member direct an officer to change the officer's report?". Returns the
+    question unchanged when every name it uses is already the documents' own.
 
     The dense encoder reads this wording beside the question's own (see
     ``qa.answer``): a clause that says "Members" should not embed further from
@@ -141,6 +202,9 @@ def in_corpus_words(question: str, interpretation: Interpretation, names: Mappin
         if name != phrase:
             out = re.sub(r"(?i)(\b(?:a|an|the|any|every|this|that)\s+)?(?<![\w-])" + re.escape(phrase)
                          + r"(?![\w-])", lambda hit, name=name: _named(hit.group(1) or "", name), out)
+    role = asker_role(question, interpretation) if roles else ""
+    if role in (roles or {}):
+        out = _FIRST_PERSON.sub(_as_role(roles[role]), out)
     return out
 
 
@@ -185,10 +249,14 @@ def load_vocabulary(path: Path = DEFAULT_VOCABULARY) -> tuple[SynonymGroup, ...]
         reword = raw.get("reword", True)
         if not isinstance(reword, bool):
             raise VocabularyError(f"{path}: group {number}'s 'reword' must be true or false")
+        role = raw.get("role", "")
+        if role not in ("", *ROLES):
+            raise VocabularyError(f"{path}: group {number}'s 'role' must be one of {', '.join(ROLES)}, "
+                                  f"or left out")
         groups.append(SynonymGroup(concept=str(raw.get("concept", names[0])), names=names,
                                    followed_by=tuple((name.lower(), word.strip().lower())
                                                      for name, word in followed_by.items()),
-                                   reword=reword))
+                                   reword=reword, role=role))
     return tuple(groups)
 
 

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from qa.answer import MAX_QUESTION_CHARS, Answerer, clean_question, query_weights, question_tokens
+from qa.compare import compare
 from qa.ranking import FusionMode
 from qa.vocabulary import interpret
 
@@ -180,6 +181,16 @@ def test_the_question_is_also_read_in_the_documents_names(tiny_index_dir):
 
     without = Answerer(HybridIndex.load(tiny_index_dir), embedder, corpus_wording=False)
     assert without.wordings(question, query.interpretation) == [question]
+
+
+def test_the_asker_s_role_is_read_and_shown(answerer):
+    question = "Can a councillor tell me to change my report?"
+    query = answerer.prepare(question)
+    assert query.asker == "officer"
+    assert answerer.wordings(question, query.interpretation)[1].endswith("an officer to change the officer's report?")
+    assert "I, me ~ an officer" in answerer.ask(question).interpretation
+    assert "I, me ~ an officer" in compare(answerer, question).interpretation
+    assert answerer.prepare("Can councillors and officers meet?").asker == ""
 
 
 def test_abstention_reads_the_closer_wording(answerer):

@@ -133,3 +133,50 @@ def test_reword_must_be_true_or_false(tmp_path):
     path.write_text('[[group]]\nconcept = "x"\nnames = ["rude", "polite"]\nreword = "no"\n')
     with pytest.raises(VocabularyError, match="group 1's 'reword' must be true or false"):
         load_vocabulary(path)
+
+
+@pytest.mark.parametrize("question, role", [
+    ("Can a councillor tell me to change my report?", "officer"),        # names one side: asked by the other
+    ("Can I ask an officer to come to my ward surgery?", "member"),
+    ("Can my line manager see the advice I give?", ""),                   # "line manager" is no role
+    ("Can I use what I learn as a councillor to help my own business?", "member"),  # says its own role
+    ("I'm an officer. Can a councillor ask me to do this?", "officer"),
+    ("Can councillors and officers meet in private?", ""),               # no "I"
+    ("Can I meet a councillor and an officer together?", ""),            # both sides named
+    ("Can I use the council's printer for my campaign?", ""),            # neither
+])
+def test_the_first_person_is_read_as_the_role_the_question_shows(question, role):
+    from qa.vocabulary import asker_role
+
+    assert asker_role(question, interpret(question)) == role
+
+
+@pytest.mark.parametrize("question, rewritten", [
+    ("Can a councillor tell me to change my report?", "Can a member tell an officer to change the officer's report?"),
+    ("Can I ask an officer to come to my ward surgery?", "Can a member ask an officer to come to the member's ward surgery?"),
+    ("I'm an officer. Can a councillor ask me?", "an officer is an officer. Can a member ask an officer?"),
+    ("Can I use the council's printer for my campaign?", "Can I use the council's printer for my campaign?"),
+])
+def test_a_question_in_the_documents_own_names_and_roles(question, rewritten):
+    from qa.vocabulary import in_corpus_words
+
+    names = {"elected and co-opted councillors": "member", "council staff": "officer"}
+    roles = {"member": "member", "officer": "officer"}
+    assert in_corpus_words(question, interpret(question), names, roles) == rewritten
+    assert in_corpus_words(question, interpret(question), names) == in_corpus_words(
+        question, interpret(question), names, None)  # without roles, "I" stays
+
+
+def test_role_names_take_the_first_concept_of_each_role():
+    from qa.vocabulary import role_names
+
+    groups = load_vocabulary()
+    names = {g.concept: g.names[0] for g in groups}
+    assert role_names(groups, names) == {"member": "councillor", "officer": "officer"}
+
+
+def test_role_must_be_member_or_officer(tmp_path):
+    path = tmp_path / "vocabulary.toml"
+    path.write_text('[[group]]\nconcept = "x"\nnames = ["clerk"]\nrole = "staff"\n')
+    with pytest.raises(VocabularyError, match="group 1's 'role' must be one of member, officer"):
+        load_vocabulary(path)
