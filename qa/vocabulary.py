@@ -143,13 +143,31 @@ def asker_role(question: str, interpretation: Interpretation,
 
     Protocols speak of members and officers, never of "I": a question asked
     in the first person is read as one of them. "As a councillor, can I..."
-    and "I am an officer..." say which; otherwise a question that names one side only is asked by the
-    other ("Can a councillor tell me to change my report?" is an officer's,
-    "Can I ask an officer to come to my ward surgery?" a member's). A question
-    naming both sides, or neither, is not read either way.
+    and "I am an officer..." say which. Otherwise a question that names one
+    side only is asked by the other ("Can a councillor tell me to change my
+    report?" is an officer's, "Can I ask an officer to come to my ward
+    surgery?" a member's). It is not read either way when it names both sides
+    or neither, when the asker says they are something else ("As a resident,
+    can I..."), or when they speak of "my councillor", as residents do.
     """
     if not _FIRST_PERSON.search(question):
         return ""
+    groups = load_vocabulary() if groups is None else groups
+    role_of = {name: group.role for group in groups if group.role for name in group.names}
+    if not role_of:
+        return ""
+    names = "|".join(re.escape(n) for n in sorted(role_of, key=len, reverse=True))
+    described = re.search(r"(?i)\b(?:as|i am|i'm) an? ([\w-]+(?: [\w-]+)*)", question)
+    if described:  # "as a councillor", "I am an officer"; "as a resident": neither side
+        own = re.match(r"(?i)(" + names + r")(?![\w-])", described.group(1))
+        return role_of[own.group(1).lower()] if own else ""
+    member_names = "|".join(re.escape(n) for n, role in role_of.items() if role == "member" and not n.endswith("s"))
+    if member_names and re.search(r"(?i)\bmy (?:local |ward )?(?:" + member_names + r")(?![\w-])", question):
+        return ""  # "my councillor": a resident's question
+    named = {group.role for _, group in interpretation.matched if group.role}
+    if len(named) == 1:
+        return next(role for role in ROLES if role not in named)
+    return ""
     groups = load_vocabulary() if groups is None else groups
     role_of = {name: group.role for group in groups if group.role for name in group.names}
     if role_of:

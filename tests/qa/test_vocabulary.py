@@ -144,6 +144,9 @@ def test_reword_must_be_true_or_false(tmp_path):
     ("Can councillors and officers meet in private?", ""),               # no "I"
     ("Can I meet a councillor and an officer together?", ""),            # both sides named
     ("Can I use the council's printer for my campaign?", ""),            # neither
+    ("As a resident, can I complain about a councillor?", ""),           # says it is neither side
+    ("Can my councillor help me with a planning application?", ""),      # a resident's question
+    ("Can I ask my local councillor to speak for me?", ""),
 ])
 def test_the_first_person_is_read_as_the_role_the_question_shows(question, role):
     from qa.vocabulary import asker_role
