@@ -108,6 +108,8 @@ def test_followed_by_must_name_a_name_of_its_group(tmp_path):
     ("What if a councillor is rude to an officer?", "rude", "respect and courtesy"),
     ("Can I cc another councillor?", "cc", "copying"),
     ("Can staff talk to a councillor about it?", "talk to", "discussing"),
+    ("Do I need to tell anyone before I turn up at a depot?", "turn up", "visits"),
+    ("What if I am unhappy with how an officer dealt with it?", "unhappy", "dissatisfaction"),
 ])
 def test_plain_words_for_the_standard_topics(question, phrase, concept):
     assert (phrase, concept) in [(p, group.concept) for p, group in interpret(question).matched]
