@@ -137,6 +137,22 @@ def role_names(groups: Iterable[SynonymGroup], names: Mapping[str, str]) -> dict
     return out
 
 
+_SELF_DESCRIBED = re.compile(r"(?i)\b(?:as|i am|i'm) an? ([\w-]+(?: [\w-]+)*)")
+
+
+@lru_cache(maxsize=8)
+def _role_patterns(groups: tuple[SynonymGroup, ...]) -> tuple[dict[str, str], re.Pattern | None, re.Pattern | None]:
+    """Name -> role for the role groups, a pattern for a role name at the start
+    of a text, and one for a resident's "my councillor"; built once per vocabulary."""
+    role_of = {name: group.role for group in groups if group.role for name in group.names}
+    if not role_of:
+        return role_of, None, None
+    names = "|".join(re.escape(n) for n in sorted(role_of, key=len, reverse=True))
+    members = "|".join(re.escape(n) for n, role in role_of.items() if role == "member" and not n.endswith("s"))
+    resident = re.compile(r"(?i)\bmy (?:local |ward )?(?:" + members + r")(?![\w-])") if members else None
+    return role_of, re.compile(r"(?i)(" + names + r")(?![\w-])"), resident
+
+
 def asker_role(question: str, interpretation: Interpretation,
                groups: tuple[SynonymGroup, ...] | None = None) -> str:
     """The role that "I", "me" and "my" stand for in ``question``, or "".
@@ -152,29 +168,15 @@ def asker_role(question: str, interpretation: Interpretation,
     """
     if not _FIRST_PERSON.search(question):
         return ""
-    groups = load_vocabulary() if groups is None else groups
-    role_of = {name: group.role for group in groups if group.role for name in group.names}
-    if not role_of:
+    role_of, role_name, resident = _role_patterns(load_vocabulary() if groups is None else groups)
+    if role_name is None:
         return ""
-    names = "|".join(re.escape(n) for n in sorted(role_of, key=len, reverse=True))
-    described = re.search(r"(?i)\b(?:as|i am|i'm) an? ([\w-]+(?: [\w-]+)*)", question)
+    described = _SELF_DESCRIBED.search(question)
     if described:  # "as a councillor", "I am an officer"; "as a resident": neither side
-        own = re.match(r"(?i)(" + names + r")(?![\w-])", described.group(1))
+        own = role_name.match(described.group(1))
         return role_of[own.group(1).lower()] if own else ""
-    member_names = "|".join(re.escape(n) for n, role in role_of.items() if role == "member" and not n.endswith("s"))
-    if member_names and re.search(r"(?i)\bmy (?:local |ward )?(?:" + member_names + r")(?![\w-])", question):
+    if resident is not None and resident.search(question):
         return ""  # "my councillor": a resident's question
-    named = {group.role for _, group in interpretation.matched if group.role}
-    if len(named) == 1:
-        return next(role for role in ROLES if role not in named)
-    return ""
-    groups = load_vocabulary() if groups is None else groups
-    role_of = {name: group.role for group in groups if group.role for name in group.names}
-    if role_of:
-        own = re.search(r"(?i)\b(?:as|i am|i'm) an? (" + "|".join(re.escape(n) for n in sorted(role_of, key=len, reverse=True))
-                        + r")(?![\w-])", question)
-        if own:
-            return role_of[own.group(1).lower()]
     named = {group.role for _, group in interpretation.matched if group.role}
     if len(named) == 1:
         return next(role for role in ROLES if role not in named)
