@@ -112,6 +112,9 @@ class Query:
     # The documents' name for the role "I" and "me" stand for ("" for none;
     # see qa.vocabulary.asker_role).
     asker: str = ""
+    # Whether the question asks what someone may, must or should do (see
+    # qa.abstain.is_normative); read once here, not in every council's signals.
+    normative: bool = False
     # BM25 over every passage and the best CANDIDATES of them (no filter), being
     # computed in a worker thread while the question is encoded and then searched
     # densely; read through the properties below, which wait for it.
@@ -296,7 +299,7 @@ class Answerer:
         return Query(text=question, interpretation=interpretation, lexical_text=lexical_text or question,
                      weights=weights, vector=vector, vectors=vectors,
                      lexical_ceiling=self.lexical_ceiling(weights), lexical_search=search,
-                     asker=self.role_names.get(role, "") if role else "")
+                     asker=self.role_names.get(role, "") if role else "", normative=is_normative(question))
 
     def wordings(self, question: str, interpretation: Interpretation) -> list[str]:
         """What the dense encoder reads: the question, and the question in the
@@ -348,7 +351,7 @@ class Answerer:
             lexical_strength=(lexical_best / best_possible) if best_possible > 0 else 0.0,
             agreement=agreement([p for p in top_positions(lexical, AGREEMENT_DEPTH) if lexical[p] > 0],
                                 top_positions(dense, AGREEMENT_DEPTH), depth=AGREEMENT_DEPTH),
-            normative=is_normative(query.text),
+            normative=query.normative,
         )
 
     # -- retrieving --------------------------------------------------------
