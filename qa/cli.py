@@ -166,6 +166,29 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_fit_compare(args: argparse.Namespace, settings: Settings) -> int:
+    from .abstain import DEFAULT_COMPARISON_MODEL
+    from .evaluate import load_questions
+    from .fit_comparison import fit, held_out_decisions, labelled_examples, summary, write_model
+    from .service import open_answerer
+
+    paths = [Path(f) for f in args.files]
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"no question file at {path}")
+    answerer = open_answerer(settings)
+    examples = labelled_examples(answerer, [q for path in paths for q in load_questions(path)])
+    held_out = summary(examples, held_out_decisions(examples, args.c))
+    model = fit(examples, args.c)
+    out = Path(args.out) if args.out else DEFAULT_COMPARISON_MODEL
+    write_model(model, out, paths, args.c, held_out)
+    print(f"{held_out['addressing']} addressing and {held_out['silent']} silent councils; left out one "
+          f"question at a time, found {held_out['found_when_addressing']:.3f} of the addressing and "
+          f"{held_out['found_when_silent']:.3f} of the silent ones")
+    print(f"wrote {out}:\n" + out.read_text(encoding="utf-8"))
+    return EXIT_OK
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from .bench import run_bench
 
@@ -221,6 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-compare", action="store_true", help="skip the comparison metrics")
     p.set_defaults(run=cmd_eval)
+
+    p = sub.add_parser("fit-compare", parents=[common],
+                       help="fit the comparison decision on question files with expected and silent councils")
+    p.add_argument("files", nargs="+", metavar="FILE.jsonl")
+    p.add_argument("--out", metavar="PATH", help="where to write the weights (default: qa/data/comparison_model.toml)")
+    p.add_argument("--c", type=float, default=1.0, metavar="C", help="inverse regularisation strength (default 1.0)")
+    p.set_defaults(run=cmd_fit_compare)
 
     p = sub.add_parser("bench", parents=[common], help="measure latency, throughput, memory and size against a naive baseline")
     p.add_argument("--passages", type=int, default=100_000, metavar="N", help="synthetic corpus size (default 100000)")

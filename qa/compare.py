@@ -10,8 +10,9 @@ from typing import Sequence
 import numpy as np
 
 from .ranking import lend_to_copies
-from .abstain import AbstentionSignals, addresses_question, evidence
-from .answer import Answerer, Result, clean_question
+from .abstain import (MAX_CORPUS_RANK, AbstentionSignals, ComparisonFeatures, ComparisonModel,
+                      addresses_question, evidence)
+from .answer import Answerer, Query, Result, clean_question
 
 MAX_PER_AUTHORITY = 3
 LENDERS = 1  # measured: lending from more clauses spread a wrong best clause to silent councils
@@ -68,28 +69,24 @@ def authority_order(answerer: Answerer) -> list[tuple[str, str, str]]:
     return sorted(rows, key=lambda row: (row[2] != "model_code", row[0].lower()))
 
 
-def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | None = None,
-            per_authority: int = MAX_PER_AUTHORITY) -> Comparison:
-    """For each authority (or the chosen ones), its best clauses or "not addressed".
+@dataclass(frozen=True)
+class AuthorityRuns:
+    """Every authority's restricted search for one question, with what the
+    decision reads: the question's signals over the whole corpus and each
+    authority's :class:`ComparisonFeatures`."""
 
-    Each authority's clauses come from its own documents only (a search
-    restricted to that authority), so a clause shared word for word by several
-    councils is shown to each from its own copy. Whether an authority
-    addresses the question is decided from its own best clause's signals,
-    with the same care as abstention in ``ask``.
-    """
-    order = authority_order(answerer)
-    if authorities:
-        wanted = {a.lower() for a in authorities}
-        order = [row for row in order if row[0].lower() in wanted]
-    text, problem = clean_question(question)
-    if problem:
-        return Comparison(question=text or question[:200], message=problem, authorities=[
-            AuthorityEntry(name, title, kind, False, []) for name, title, kind in order])
-    query = answerer.prepare(text)
+    overall: AbstentionSignals
+    runs: list[_AuthorityRun]
+    features: list[ComparisonFeatures]
+
+
+def authority_runs(answerer: Answerer, query: Query, order: Sequence[tuple[str, str, str]],
+                   per_authority: int = MAX_PER_AUTHORITY) -> AuthorityRuns:
+    """Search each authority of ``order`` on its own and describe its best clauses."""
     # The question as a whole: if the corpus does not address it, nobody does.
     ranked, lexical, dense = answerer.ranked(query)
     overall = answerer.signals(query, lexical, dense, ranked)
+    corpus_rank = {position: rank for rank, (position, _) in enumerate(ranked[:MAX_CORPUS_RANK], start=1)}
     # The best clauses anywhere lend their score to other councils' copies of them.
     lenders = {position: dense[position] for position, _ in ranked[:LENDERS]}
 
@@ -105,7 +102,7 @@ def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | N
                                   evidence(signals, answerer.policy)))
     leader = max(runs, key=lambda run: run.evidence, default=None)
     leader_vectors = _shown_vectors(answerer, leader, per_authority)
-    entries = []
+    features = []
     for run in runs:
         if run is leader:
             similarity = 1.0
@@ -113,8 +110,39 @@ def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | N
             similarity = 0.0
         else:
             similarity = answerer.index.best_dense_score(leader_vectors, [run.ranked[0][0]])
-        found = addresses_question(run.signals, overall, leader.evidence, answerer.policy,
-                                   best_coverage=leader.signals.coverage, similarity=similarity)
+        best_clause = run.ranked[0][0] if run.ranked else None
+        features.append(ComparisonFeatures(
+            evidence=run.evidence, gap=leader.evidence - run.evidence, similarity=similarity,
+            corpus_rank=corpus_rank.get(best_clause, MAX_CORPUS_RANK),
+            lexical_strength=run.signals.lexical_strength,
+            coverage_gap=leader.signals.coverage - run.signals.coverage))
+    return AuthorityRuns(overall, runs, features)
+
+
+def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | None = None,
+            per_authority: int = MAX_PER_AUTHORITY, model: ComparisonModel | None = None) -> Comparison:
+    """For each authority (or the chosen ones), its best clauses or "not addressed".
+
+    Each authority's clauses come from its own documents only (a search
+    restricted to that authority), so a clause shared word for word by several
+    councils is shown to each from its own copy. Whether an authority
+    addresses the question is decided from its own best clauses' features
+    (see :func:`qa.abstain.addresses_question`), with the same care as
+    abstention in ``ask``.
+    """
+    order = authority_order(answerer)
+    if authorities:
+        wanted = {a.lower() for a in authorities}
+        order = [row for row in order if row[0].lower() in wanted]
+    text, problem = clean_question(question)
+    if problem:
+        return Comparison(question=text or question[:200], message=problem, authorities=[
+            AuthorityEntry(name, title, kind, False, []) for name, title, kind in order])
+    query = answerer.prepare(text)
+    found_runs = authority_runs(answerer, query, order, per_authority)
+    entries = []
+    for run, features in zip(found_runs.runs, found_runs.features):
+        found = addresses_question(run.signals, found_runs.overall, features, answerer.policy, model)
         results = (answerer.make_results(query, run.ranked, run.lexical, run.dense, per_authority)
                    if found else [])
         entries.append(AuthorityEntry(run.name, run.title, run.kind, found, results, run.signals))

@@ -16,7 +16,7 @@ def subcommands() -> list[str]:
 
 
 def test_cli_has_the_design_subcommands():
-    assert subcommands() == ["ask", "bench", "compare", "eval", "ingest", "passages"]
+    assert subcommands() == ["ask", "bench", "compare", "eval", "fit-compare", "ingest", "passages"]
 
 
 @pytest.mark.parametrize("command", subcommands())

@@ -1,7 +1,10 @@
+import math
+
 import pytest
 
-from qa.abstain import (AbstentionPolicy, AbstentionSignals, QuestionFormsError, StemFamilies,
-                        addresses_question, agreement, is_normative, should_abstain, weighted_share)
+from qa.abstain import (AbstentionPolicy, AbstentionSignals, ComparisonFeatures, ComparisonModel,
+                        ComparisonModelError, QuestionFormsError, StemFamilies, addresses_question,
+                        agreement, is_normative, load_comparison_model, should_abstain, weighted_share)
 from qa.highlight import best_sentence, split_sentences
 
 
@@ -49,24 +52,78 @@ def test_policy_is_validated():
         AbstentionPolicy(min_dense_top=2.0)
 
 
-def test_an_authority_far_below_the_best_does_not_address_the_question():
+def features(**kw):
+    base = dict(evidence=0.95, gap=0.03, similarity=0.85, corpus_rank=2, lexical_strength=0.5)
+    base.update(kw)
+    return ComparisonFeatures(**base)
+
+
+ALWAYS = ComparisonModel(intercept=10.0, weights={"evidence": 0.0})
+
+
+def test_the_fitted_model_separates_a_close_council_from_a_far_one():
     overall = signals(dense_top=0.8)
-    assert addresses_question(signals(dense_top=0.78), overall, best=1.03)
-    assert not addresses_question(signals(dense_top=0.5, coverage=0.2), overall, best=1.03)
+    assert addresses_question(signals(dense_top=0.78), overall, features())
+    far = features(evidence=0.55, gap=0.45, similarity=0.40, corpus_rank=100, lexical_strength=0.1)
+    assert not addresses_question(signals(dense_top=0.5, coverage=0.2), overall, far)
+
+
+@pytest.mark.parametrize("name, low, high", [
+    ("evidence", 0.5, 0.9), ("similarity", 0.4, 0.9), ("lexical_strength", 0.1, 0.6),
+    ("gap", 0.3, 0.0), ("corpus_rank", 80, 2),
+])
+def test_each_feature_of_the_fitted_model_pulls_the_way_it_should(name, low, high):
+    model = load_comparison_model()
+    assert model.score(features(**{name: high})) > model.score(features(**{name: low}))
 
 
 def test_a_clause_lacking_the_subject_and_unlike_the_best_authority_s_does_not_address_it():
     overall, own = signals(dense_top=0.8), signals(dense_top=0.62, coverage=0.36)
-    best = 0.73
-    assert addresses_question(own, overall, best)  # evidence alone: within the gap of the best
-    assert not addresses_question(own, overall, best, best_coverage=1.0, similarity=0.43)
-    assert addresses_question(own, overall, best, best_coverage=1.0, similarity=0.80)  # says the same thing
-    assert addresses_question(own, overall, best, best_coverage=0.5, similarity=0.43)  # as many of the words
+    assert addresses_question(own, overall, features(), model=ALWAYS)
+    assert not addresses_question(own, overall, features(coverage_gap=0.64, similarity=0.43), model=ALWAYS)
+    assert addresses_question(own, overall, features(coverage_gap=0.64, similarity=0.80), model=ALWAYS)  # says the same thing
+    assert addresses_question(own, overall, features(coverage_gap=0.14, similarity=0.43), model=ALWAYS)  # as many of the words
 
 
 def test_no_authority_addresses_an_off_topic_question():
     off_topic = signals(dense_top=0.2, coverage=0.0)
-    assert not addresses_question(signals(), off_topic, best=0.95)
+    assert not addresses_question(signals(), off_topic, features(), model=ALWAYS)
+    assert not addresses_question(signals(dense_top=0.1), signals(), features(), model=ALWAYS)  # nothing near
+
+
+def test_the_model_scores_a_weighted_sum_with_the_rank_as_its_logarithm():
+    model = ComparisonModel(intercept=-1.0, weights={"evidence": 2.0, "log_corpus_rank": -0.5})
+    assert model.score(features(evidence=0.8, corpus_rank=1)) == pytest.approx(0.6)
+    assert model.score(features(evidence=0.8, corpus_rank=500)) == pytest.approx(0.6 - 0.5 * math.log(100))
+    with pytest.raises(ComparisonModelError, match="unknown comparison features.*'colour'"):
+        ComparisonModel(intercept=0.0, weights={"colour": 1.0})
+
+
+def test_a_written_model_reads_back(tmp_path):
+    model = ComparisonModel(intercept=-2.25, weights={"evidence": 2.5, "gap": -1.5})
+    path = tmp_path / "model.toml"
+    path.write_text(model.to_toml("fitted in a test"), encoding="utf-8")
+    assert load_comparison_model(path) == model
+    assert path.read_text(encoding="utf-8").startswith("# fitted in a test")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("intercept = 'high'\n[weights]\nevidence = 1.0\n", "needs a number 'intercept'"),
+    ("intercept = 1.0\n", "needs a number 'intercept' and a \\[weights\\] table"),
+    ("intercept = 1.0\n[weights]\nshoe_size = 1.0\n", "unknown comparison features"),
+    ("intercept = [", "cannot read comparison model"),
+])
+def test_a_malformed_comparison_model_is_named(tmp_path, text, message):
+    path = tmp_path / "bad-model.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ComparisonModelError, match=message) as error:
+        load_comparison_model(path)
+    assert "bad-model.toml" in str(error.value)
+
+
+def test_a_missing_comparison_model_says_how_to_restore_it(tmp_path):
+    with pytest.raises(ComparisonModelError, match="fit-compare"):
+        load_comparison_model(tmp_path / "gone.toml")
 
 
 def test_a_lead_in_is_not_the_highlight():
@@ -118,13 +175,3 @@ def test_a_malformed_question_forms_file_is_named(tmp_path):
         is_normative("May I?", bad)
     with pytest.raises(QuestionFormsError, match="cannot read question forms file"):
         is_normative("May I?", tmp_path / "missing.toml")
-
-
-def test_a_council_saying_what_the_best_council_says_needs_less_evidence():
-    overall = signals(dense_top=0.8)
-    own = signals(dense_top=0.45, coverage=0.3)  # evidence 0.525: below the usual 0.60
-    assert not addresses_question(own, overall, best=0.70, similarity=0.60)
-    assert addresses_question(own, overall, best=0.70, similarity=0.75)
-    # ...but not when it is far below the best council, nor below its own minimum
-    assert not addresses_question(own, overall, best=0.80, similarity=0.75)
-    assert not addresses_question(signals(dense_top=0.40, coverage=0.2), overall, best=0.60, similarity=0.9)

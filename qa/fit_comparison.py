@@ -1,0 +1,108 @@
+"""Fitting the comparison decision on labelled comparisons.
+
+Every question of an evaluation file that names councils expected to address
+it (``expect``) or known to be silent (``silent``) gives one labelled example
+per such council: its :class:`~qa.abstain.ComparisonFeatures` in a comparison,
+and whether it addresses the question. A logistic regression with balanced
+class weights (silent councils are the fewer) is fitted on them and written to
+``qa/data/comparison_model.toml``. Leave-one-question-out predictions say how
+the decision does on questions it was not fitted on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .abstain import FEATURE_NAMES, ComparisonModel
+from .answer import Answerer, clean_question
+from .compare import authority_order, authority_runs
+from .evaluate import EvalQuestion
+
+DEFAULT_C = 1.0  # inverse regularisation strength; measured over 0.3 to 3 (README "Comparison")
+
+
+@dataclass(frozen=True)
+class Example:
+    question: str  # the question's id
+    authority: str
+    features: dict[str, float]
+    addresses: bool
+
+
+def labelled_examples(answerer: Answerer, questions: Iterable[EvalQuestion]) -> list[Example]:
+    """One example per council that a question expects or lists as silent."""
+    order = authority_order(answerer)
+    examples = []
+    for question in questions:
+        expected = {e.authority.lower() for e in question.expect}
+        silent = {name.lower() for name in question.silent}
+        if not expected and not silent:
+            continue
+        text, problem = clean_question(question.question)
+        if problem:
+            raise ValueError(f"question {question.id}: {problem}")
+        runs = authority_runs(answerer, answerer.prepare(text), order)
+        for run, features in zip(runs.runs, runs.features):
+            name = run.name.lower()
+            if name in expected or name in silent:
+                examples.append(Example(question.id, run.name, features.values(), name in expected))
+    return examples
+
+
+def _matrix(examples: Sequence[Example]):
+    import numpy as np
+
+    x = np.array([[e.features[name] for name in FEATURE_NAMES] for e in examples], dtype=float)
+    y = np.array([e.addresses for e in examples], dtype=int)
+    return x, y
+
+
+def fit(examples: Sequence[Example], c: float = DEFAULT_C) -> ComparisonModel:
+    """A logistic regression over :data:`~qa.abstain.FEATURE_NAMES`."""
+    counts = Counter(e.addresses for e in examples)
+    if counts[True] == 0 or counts[False] == 0:
+        raise ValueError("fitting needs councils that address questions and councils that are silent: "
+                         "add 'silent' lists to the question file")
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = _matrix(examples)
+    regression = LogisticRegression(C=c, class_weight="balanced", max_iter=10_000).fit(x, y)
+    return ComparisonModel(float(regression.intercept_[0]),
+                           {name: float(w) for name, w in zip(FEATURE_NAMES, regression.coef_[0])})
+
+
+def held_out_decisions(examples: Sequence[Example], c: float = DEFAULT_C) -> list[bool]:
+    """Each example decided by a model fitted on the other questions' examples."""
+    decisions: list[bool] = [False] * len(examples)
+    for question in dict.fromkeys(e.question for e in examples):
+        train = [e for e in examples if e.question != question]
+        model = fit(train, c)
+        for i, example in enumerate(examples):
+            if example.question == question:
+                decisions[i] = model.score_values(example.features) >= 0.0
+    return decisions
+
+
+def summary(examples: Sequence[Example], decisions: Sequence[bool]) -> dict[str, float | int]:
+    """Share of addressing councils decided so, and of silent councils decided otherwise."""
+    addressing = [d for e, d in zip(examples, decisions) if e.addresses]
+    silent = [d for e, d in zip(examples, decisions) if not e.addresses]
+    return {"addressing": len(addressing), "silent": len(silent),
+            "found_when_addressing": sum(addressing) / len(addressing) if addressing else 0.0,
+            "found_when_silent": sum(silent) / len(silent) if silent else 0.0}
+
+
+def write_model(model: ComparisonModel, path: Path, sources: Sequence[Path], c: float,
+                held_out: dict[str, float | int]) -> None:
+    header = (
+        "The comparison decision (qa.abstain.addresses_question): an authority addresses\n"
+        "a question when intercept + the weighted sum of its features is at least 0.\n"
+        f"Written by 'protocol-qa fit-compare' from {', '.join(p.name for p in sources)}\n"
+        f"({held_out['addressing']} addressing and {held_out['silent']} silent councils, C = {c}).\n"
+        "Left out one question at a time, the fitted decision found "
+        f"{held_out['found_when_addressing']:.3f} of the addressing councils\n"
+        f"and {held_out['found_when_silent']:.3f} of the silent ones.")
+    Path(path).write_text(model.to_toml(header), encoding="utf-8")
