@@ -41,14 +41,14 @@ def test_development_questions(real_answerer):
 def test_own_questions(real_answerer):
     questions = load_questions(OWN)
     scores = score_answers(questions, answers(real_answerer, questions))
-    # o18-o89 and n25-n82 were each added before the changes of a session, untuned;
-    # o56-o89 and n63-n82 were written by a second author (see README): measured
-    # success@5 0.798, 76 of 82 off-topic questions abstain, 10 of 89 answerable ones abstain.
-    assert scores.abstention_accuracy >= 76 / 82, scores.misses
-    assert scores.success_at_5 >= 0.79, scores.misses
-    assert scores.false_abstention <= 10 / 89, scores.misses
+    # o18-o103 and n25-n88 were each added before the changes of a session, untuned;
+    # o56-o103 and n63-n88 were written by a second author (see README): measured
+    # success@5 0.816, 82 of 88 off-topic questions abstain, 10 of 103 answerable ones abstain.
+    assert scores.abstention_accuracy >= 82 / 88, scores.misses
+    assert scores.success_at_5 >= 0.81, scores.misses
+    assert scores.false_abstention <= 10 / 103, scores.misses
     comparisons = score_comparisons(questions, [compare(real_answerer, q.question).to_dict() for q in questions])
-    # Measured coverage 0.675 over 302 councils and false coverage 0.083 over 121
+    # Measured coverage 0.679 over 365 councils and false coverage 0.076 over 132
     # (targets 0.9 and 0.1: coverage is short of its target, README "Comparison").
     assert comparisons.coverage >= 0.66, comparisons.misses
-    assert comparisons.false_coverage <= 11 / 121, comparisons.misses
+    assert comparisons.false_coverage <= 12 / 132, comparisons.misses
