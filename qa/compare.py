@@ -80,9 +80,13 @@ class AuthorityRuns:
     features: list[ComparisonFeatures]
 
 
-def authority_runs(answerer: Answerer, query: Query, order: Sequence[tuple[str, str, str]],
-                   per_authority: int = MAX_PER_AUTHORITY) -> AuthorityRuns:
-    """Search each authority of ``order`` on its own and describe its best clauses."""
+def authority_runs(answerer: Answerer, query: Query, order: Sequence[tuple[str, str, str]]) -> AuthorityRuns:
+    """Search each authority of ``order`` on its own and describe its best clauses.
+
+    The features do not depend on how many clauses will be shown: the
+    similarity is always to the best authority's first :data:`MAX_PER_AUTHORITY`
+    clauses (the coverage matrix shows one clause a council, and must decide
+    as a comparison does)."""
     # The question as a whole: if the corpus does not address it, nobody does.
     ranked, lexical, dense = answerer.ranked(query)
     overall = answerer.signals(query, lexical, dense, ranked)
@@ -101,7 +105,7 @@ def authority_runs(answerer: Answerer, query: Query, order: Sequence[tuple[str, 
         runs.append(_AuthorityRun(name, title, kind, ranked_, lexical_, dense_, signals,
                                   evidence(signals, answerer.policy)))
     leader = max(runs, key=lambda run: run.evidence, default=None)
-    leader_vectors = _shown_vectors(answerer, leader, per_authority)
+    leader_vectors = _shown_vectors(answerer, leader, MAX_PER_AUTHORITY)
     features = []
     for run in runs:
         if run is leader:
@@ -139,7 +143,7 @@ def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | N
         return Comparison(question=text or question[:200], message=problem, authorities=[
             AuthorityEntry(name, title, kind, False, []) for name, title, kind in order])
     query = answerer.prepare(text)
-    found_runs = authority_runs(answerer, query, order, per_authority)
+    found_runs = authority_runs(answerer, query, order)
     entries = []
     for run, features in zip(found_runs.runs, found_runs.features):
         found = addresses_question(run.signals, found_runs.overall, features, answerer.policy, model)

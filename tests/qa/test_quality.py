@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from qa.compare import compare
+from qa.coverage import coverage_matrix, load_topics
 from qa.evaluate import load_questions, score_answers, score_comparisons
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,3 +53,14 @@ def test_own_questions(real_answerer):
     # (targets 0.9 and 0.1: coverage is short of its target, README "Comparison").
     assert comparisons.coverage >= 0.66, comparisons.misses
     assert comparisons.false_coverage <= 12 / 132, comparisons.misses
+
+
+def test_the_coverage_matrix_decides_as_a_comparison_does(real_answerer):
+    # The matrix shows one clause a council; that must not change whether a council
+    # is judged to address a topic (it did for four standard topics while the
+    # cosine with the best council's clauses was taken over the clauses shown).
+    topics = load_topics()
+    matrix = coverage_matrix(real_answerer, topics)
+    for topic in topics:
+        for entry in compare(real_answerer, topic.question).authorities:
+            assert matrix.cell(topic.name, entry.authority).found == entry.found, (topic.name, entry.authority)
