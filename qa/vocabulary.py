@@ -124,7 +124,10 @@ def corpus_names(groups: Iterable[SynonymGroup], df: Callable[[str], int],
 
 
 ROLES = ("member", "officer")
-_FIRST_PERSON = re.compile(r"(?i)(?<![\w'])(i'm|i am|i|me|myself|my|mine)(?![\w'])")
+_FIRST_PERSON = re.compile(r"(?i)(?<![\w'])(i'm|i am|i'd|i've|i'll|i|me|myself|my|mine)(?![\w'])")
+# "I'm an officer", "I am a councillor": the asker's description of themselves,
+# which becomes the role's own words ("an officer"), not "an officer is an officer".
+_I_AM = re.compile(r"(?i)(?<![\w'])(?:i'm|i am)\s+(?=an?\s)")
 
 
 def role_names(groups: Iterable[SynonymGroup], names: Mapping[str, str]) -> dict[str, str]:
@@ -137,6 +140,7 @@ def role_names(groups: Iterable[SynonymGroup], names: Mapping[str, str]) -> dict
     return out
 
 
+SELF_DESCRIPTION_WORDS = 3  # "a newly elected councillor"; further on, the words are about something else
 _SELF_DESCRIBED = re.compile(r"(?i)\b(?:as|i am|i'm) an? ([\w-]+(?: [\w-]+)*)")
 
 
@@ -173,7 +177,8 @@ def asker_role(question: str, interpretation: Interpretation,
         return ""
     described = _SELF_DESCRIBED.search(question)
     if described:  # "as a councillor", "I am an officer"; "as a resident": neither side
-        own = role_name.match(described.group(1))
+        # The role name may follow a word or two ("an opposition councillor", "a junior officer").
+        own = role_name.search(" ".join(described.group(1).split()[:SELF_DESCRIPTION_WORDS]))
         return role_of[own.group(1).lower()] if own else ""
     if resident is not None and resident.search(question):
         return ""  # "my councillor": a resident's question
@@ -192,9 +197,10 @@ def _as_role(name: str) -> Callable[[re.Match], str]:
         word = hit.group(1).lower()
         if word in ("my", "mine"):
             return f"the {name}'s"
-        if word in ("i'm", "i am"):
-            return f"{indefinite} is"
-        return indefinite
+        if word == "myself":
+            return "themselves"
+        verb = {"i'm": "is", "i am": "is", "i'd": "would", "i've": "has", "i'll": "will"}.get(word)
+        return f"{indefinite} {verb}" if verb else indefinite
     return replace
 
 
@@ -224,7 +230,7 @@ def in_corpus_words(question: str, interpretation: Interpretation, names: Mappin
                          + r"(?![\w-])", lambda hit, name=name: _named(hit.group(1) or "", name), out)
     role = asker_role(question, interpretation) if roles else ""
     if role in (roles or {}):
-        out = _FIRST_PERSON.sub(_as_role(roles[role]), out)
+        out = _FIRST_PERSON.sub(_as_role(roles[role]), _I_AM.sub("", out))
     return out
 
 

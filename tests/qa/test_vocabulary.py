@@ -143,6 +143,8 @@ def test_reword_must_be_true_or_false(tmp_path):
     ("Can my line manager see the advice I give?", ""),                   # "line manager" is no role
     ("Can I use what I learn as a councillor to help my own business?", "member"),  # says its own role
     ("I'm an officer. Can a councillor ask me to do this?", "officer"),
+    ("I'm an opposition councillor. Can I see the papers?", "member"),   # a word before the role
+    ("I'm a resident and my neighbour is an officer. Can I ask?", ""),   # the role comes too late
     ("Can councillors and officers meet in private?", ""),               # no "I"
     ("Can I meet a councillor and an officer together?", ""),            # both sides named
     ("Can I use the council's printer for my campaign?", ""),            # neither
@@ -159,7 +161,11 @@ def test_the_first_person_is_read_as_the_role_the_question_shows(question, role)
 @pytest.mark.parametrize("question, rewritten", [
     ("Can a councillor tell me to change my report?", "Can a member tell an officer to change the officer's report?"),
     ("Can I ask an officer to come to my ward surgery?", "Can a member ask an officer to come to the member's ward surgery?"),
-    ("I'm an officer. Can a councillor ask me?", "an officer is an officer. Can a member ask an officer?"),
+    ("I'm an officer. Can a councillor ask me?", "an officer. Can a member ask an officer?"),
+    ("I'm a junior officer and a councillor rings me. Can I refuse?",
+     "a junior officer and a member rings an officer. Can an officer refuse?"),
+    ("Can I give instructions to staff myself?", "Can a member give instructions to officer themselves?"),
+    ("As a councillor I'd like to visit a school.", "As a member a member would like to visit a school."),
     ("Can I use the council's printer for my campaign?", "Can I use the council's printer for my campaign?"),
 ])
 def test_a_question_in_the_documents_own_names_and_roles(question, rewritten):
