@@ -132,20 +132,23 @@ def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | N
     councils is shown to each from its own copy. Whether an authority
     addresses the question is decided from its own best clauses' features
     (see :func:`qa.abstain.addresses_question`), with the same care as
-    abstention in ``ask``.
+    abstention in ``ask``. The features are measured against every authority
+    in the index, chosen or not: a silent council compared on its own is not
+    the best of one, and is still "not addressed".
     """
     order = authority_order(answerer)
-    if authorities:
-        wanted = {a.lower() for a in authorities}
-        order = [row for row in order if row[0].lower() in wanted]
+    wanted = {a.lower() for a in authorities} if authorities else None
+    chosen = [row for row in order if wanted is None or row[0].lower() in wanted]
     text, problem = clean_question(question)
     if problem:
         return Comparison(question=text or question[:200], message=problem, authorities=[
-            AuthorityEntry(name, title, kind, False, []) for name, title, kind in order])
+            AuthorityEntry(name, title, kind, False, []) for name, title, kind in chosen])
     query = answerer.prepare(text)
     found_runs = authority_runs(answerer, query, order)
     entries = []
     for run, features in zip(found_runs.runs, found_runs.features):
+        if wanted is not None and run.name.lower() not in wanted:
+            continue
         found = addresses_question(run.signals, found_runs.overall, features, answerer.policy, model)
         results = (answerer.make_results(query, run.ranked, run.lexical, run.dense, per_authority)
                    if found else [])

@@ -64,3 +64,14 @@ def test_the_coverage_matrix_decides_as_a_comparison_does(real_answerer):
     for topic in topics:
         for entry in compare(real_answerer, topic.question).authorities:
             assert matrix.cell(topic.name, entry.authority).found == entry.found, (topic.name, entry.authority)
+
+
+@pytest.mark.skipif(not DEV.exists(), reason="../shared/eval is not beside the project")
+def test_a_council_compared_on_its_own_is_decided_as_among_all(real_answerer):
+    # Choosing councils must not change whether one addresses a question: a silent
+    # council compared on its own was once the best of one, and always "addressed".
+    for question in load_questions(DEV):
+        full = {e.authority: e.found for e in compare(real_answerer, question.question).authorities}
+        for authority, found in full.items():
+            alone = compare(real_answerer, question.question, authorities=[authority]).authorities
+            assert [(e.authority, e.found) for e in alone] == [(authority, found)], (question.id, authority)
