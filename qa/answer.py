@@ -478,5 +478,10 @@ class Answerer:
         signals = self.signals(query, lexical, dense, ranked)
         results = self.make_results(query, ranked, lexical, dense, top_k)
         abstain = should_abstain(signals, self.policy) or not results
+        if authorities and not abstain:
+            # A council's own nearest clause is not an answer because the search was
+            # restricted to it: it must address the question as a comparison decides.
+            from .compare import addressed_by  # compare builds on this class
+            abstain = not addressed_by(self, query, authorities)
         return Answer(question=text, answered=not abstain, message=NOT_ADDRESSED if abstain else "",
                       interpretation=notes, results=results, signals=signals)

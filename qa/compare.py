@@ -156,6 +156,15 @@ def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | N
     return Comparison(question=text, authorities=entries, interpretation=query.notes)
 
 
+def addressed_by(answerer: Answerer, query: Query, authorities: Sequence[str]) -> bool:
+    """Whether any of ``authorities`` addresses the question, decided as in a
+    comparison: each against every council in the index (see :func:`compare`)."""
+    wanted = {a.lower() for a in authorities}
+    runs = authority_runs(answerer, query, authority_order(answerer))
+    return any(addresses_question(run.signals, runs.overall, features, answerer.policy)
+               for run, features in zip(runs.runs, runs.features) if run.name.lower() in wanted)
+
+
 # -- exports for committee reports --------------------------------------------
 
 EXPORT_COLUMNS = ["question", "authority", "kind", "found", "rank", "document", "status", "date",
