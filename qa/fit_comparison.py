@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from .abstain import FEATURE_NAMES, ComparisonModel
 from .answer import Answerer, clean_question
 from .compare import authority_order, authority_runs
@@ -52,9 +54,7 @@ def labelled_examples(answerer: Answerer, questions: Iterable[EvalQuestion]) -> 
     return examples
 
 
-def _matrix(examples: Sequence[Example]):
-    import numpy as np
-
+def _matrix(examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
     x = np.array([[e.features[name] for name in FEATURE_NAMES] for e in examples], dtype=float)
     y = np.array([e.addresses for e in examples], dtype=int)
     return x, y
