@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from typing import Collection, Sequence
+from typing import Collection, Iterator, Sequence
 
 import numpy as np
 
 from .ranking import lend_to_copies
-from .abstain import (MAX_CORPUS_RANK, AbstentionSignals, ComparisonFeatures, ComparisonModel,
-                      addresses_question, evidence)
+from .abstain import (MAX_CORPUS_RANK, AbstentionPolicy, AbstentionSignals, ComparisonFeatures,
+                      ComparisonModel, addresses_question, evidence)
 from .answer import Answerer, Query, Result, clean_question
 
 MAX_PER_AUTHORITY = 3
@@ -171,25 +171,29 @@ def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | N
         return Comparison(question=text or question[:200], message=problem, authorities=[
             AuthorityEntry(name, title, kind, False, []) for name, title, kind in chosen])
     query = answerer.prepare(text)
-    found_runs = authority_runs(answerer, query, order, chosen=wanted)
+    runs = authority_runs(answerer, query, order, chosen=wanted)
     entries = []
-    for run, features in zip(found_runs.runs, found_runs.features):
-        if wanted is not None and run.name.lower() not in wanted:
-            continue
-        found = addresses_question(run.signals, found_runs.overall, features, answerer.policy, model)
+    for run, found in _decisions(runs, answerer.policy, model, wanted):
         results = (answerer.make_results(query, run.ranked, run.lexical, run.dense, per_authority)
                    if found else [])
         entries.append(AuthorityEntry(run.name, run.title, run.kind, found, results, run.signals))
     return Comparison(question=text, authorities=entries, interpretation=query.notes)
 
 
+def _decisions(runs: AuthorityRuns, policy: AbstentionPolicy, model: ComparisonModel | None,
+               wanted: Collection[str] | None) -> Iterator[tuple[_AuthorityRun, bool]]:
+    """Each wanted authority's run (all with None) and whether it addresses the question."""
+    for run, features in zip(runs.runs, runs.features):
+        if wanted is None or run.name.lower() in wanted:
+            yield run, addresses_question(run.signals, runs.overall, features, policy, model)
+
+
 def addressed_by(answerer: Answerer, query: Query, authorities: Sequence[str]) -> bool:
     """Whether any of ``authorities`` addresses the question, decided as in a
-    comparison: each against every council in the index (see :func:`compare`)."""
+    comparison of them (see :func:`compare` and :func:`authority_runs`)."""
     wanted = {a.lower() for a in authorities}
     runs = authority_runs(answerer, query, authority_order(answerer), chosen=wanted)
-    return any(addresses_question(run.signals, runs.overall, features, answerer.policy)
-               for run, features in zip(runs.runs, runs.features) if run.name.lower() in wanted)
+    return any(found for _, found in _decisions(runs, answerer.policy, None, wanted))
 
 
 # -- exports for committee reports --------------------------------------------
