@@ -51,6 +51,7 @@ class AbstentionSignals:
     lexical_strength: float
     agreement: float
     normative: bool = False
+    long: bool = False
 
     def to_dict(self) -> dict[str, float | bool]:
         return {key: value if isinstance(value, bool) else round(value, 4)
@@ -78,6 +79,9 @@ class AbstentionPolicy:
     question's own words and says something else (see ``addresses_question``).
     ``specific_share``: a question word in at least this share of passages is
     too common to count towards coverage.
+    ``long_question_allowance``: how much less evidence a long question (see
+    :func:`is_long`) needs: the situation told before the question adds
+    words that no clause holds and moves its encoding away from the clause's.
     """
 
     min_dense_top: float = 0.30
@@ -87,6 +91,7 @@ class AbstentionPolicy:
     specific_share: float = 0.10
     max_coverage_gap: float = 0.30
     min_clause_similarity: float = 0.55
+    long_question_allowance: float = 0.05
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -163,6 +168,8 @@ def should_abstain(signals: AbstentionSignals, policy: AbstentionPolicy = Absten
     if signals.dense_top < policy.min_dense_top:
         return True
     needed = policy.min_normative_evidence if signals.normative else policy.min_evidence
+    if signals.long:
+        needed -= policy.long_question_allowance
     return evidence(signals, policy) < needed
 
 
@@ -189,6 +196,16 @@ def is_normative(question: str, path: Path = DEFAULT_QUESTION_FORMS) -> bool:
     """Whether a question asks what someone may, must or should do ("Can I...",
     "Am I allowed to...", "Do officers have to..."), by the words of ``path``."""
     return bool(_normative_pattern(Path(path)).search(question.lower().replace("\u2019", "'")))
+
+
+LONG_QUESTION_WORDS = 20
+
+
+def is_long(question: str, words: int = LONG_QUESTION_WORDS) -> bool:
+    """Whether a question runs to ``words`` words or more: most such questions
+    tell a situation before they ask ("The chief executive came to brief our
+    group last week... Should she be given the chance to check...?")."""
+    return len(question.split()) >= words
 
 
 # -- comparisons: does one authority address the question? -------------------

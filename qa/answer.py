@@ -18,7 +18,7 @@ from index.hybrid import HybridIndex
 from index.lexical import Term, tokenize
 from ingest.passage import Passage
 
-from .abstain import (AbstentionPolicy, AbstentionSignals, StemFamilies, agreement, is_normative,
+from .abstain import (AbstentionPolicy, AbstentionSignals, StemFamilies, agreement, is_long, is_normative,
                       should_abstain, weighted_share)
 from .highlight import best_sentence
 from .ranking import (FusionMode, blend_scores, convex_scores, diversify, rank_positions, rrf_scores,
@@ -115,6 +115,8 @@ class Query:
     # Whether the question asks what someone may, must or should do (see
     # qa.abstain.is_normative); read once here, not in every council's signals.
     normative: bool = False
+    # Whether it is long enough to tell a situation first (qa.abstain.is_long).
+    long: bool = False
     # BM25 over every passage and the best CANDIDATES of them (no filter), being
     # computed in a worker thread while the question is encoded and then searched
     # densely; read through the properties below, which wait for it.
@@ -299,7 +301,8 @@ class Answerer:
         return Query(text=question, interpretation=interpretation, lexical_text=lexical_text or question,
                      weights=weights, vector=vector, vectors=vectors,
                      lexical_ceiling=self.lexical_ceiling(weights), lexical_search=search,
-                     asker=self.role_names.get(role, "") if role else "", normative=is_normative(question))
+                     asker=self.role_names.get(role, "") if role else "", normative=is_normative(question),
+                     long=is_long(question))
 
     def wordings(self, question: str, interpretation: Interpretation) -> list[str]:
         """What the dense encoder reads: the question, and the question in the
@@ -352,6 +355,7 @@ class Answerer:
             agreement=agreement([p for p in top_positions(lexical, AGREEMENT_DEPTH) if lexical[p] > 0],
                                 top_positions(dense, AGREEMENT_DEPTH), depth=AGREEMENT_DEPTH),
             normative=query.normative,
+            long=query.long,
         )
 
     # -- retrieving --------------------------------------------------------

@@ -141,7 +141,10 @@ def role_names(groups: Iterable[SynonymGroup], names: Mapping[str, str]) -> dict
 
 
 SELF_DESCRIPTION_WORDS = 3  # "a newly elected councillor"; further on, the words are about something else
-_SELF_DESCRIBED = re.compile(r"(?i)\b(?:as|i am|i'm) an? ([\w-]+(?: [\w-]+)*)")
+# "As a councillor", "as their ward councillor", "I am an officer"; not "such as a
+# member of the public" or "as well as a councillor", which describe someone else.
+_SELF_DESCRIBED = re.compile(r"(?i)(?<!such )(?<!well )\b(?:(?:as|i am|i'm) an?|as (?:the|their|your|his|her|our)) "
+                             r"([\w-]+(?: [\w-]+)*)")
 
 
 @lru_cache(maxsize=8)

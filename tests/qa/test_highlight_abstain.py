@@ -4,7 +4,7 @@ import pytest
 
 from qa.abstain import (AbstentionPolicy, AbstentionSignals, ComparisonFeatures, ComparisonModel,
                         ComparisonModelError, QuestionFormsError, StemFamilies, addresses_question,
-                        agreement, is_normative, load_comparison_model, should_abstain, weighted_share)
+                        agreement, is_long, is_normative, load_comparison_model, should_abstain, weighted_share)
 from qa.highlight import best_sentence, split_sentences
 
 
@@ -166,6 +166,24 @@ def test_a_normative_question_is_answered_on_less_evidence():
     assert not should_abstain(signals(**weak, normative=True))
     off_topic = dict(dense_top=0.45, coverage=0.2)  # evidence 0.50: below both
     assert should_abstain(signals(**off_topic, normative=True))
+
+
+def test_a_long_question_is_answered_on_a_little_less_evidence():
+    story = dict(dense_top=0.5, coverage=0.24, normative=True)  # evidence 0.56: the story dilutes it
+    assert should_abstain(signals(**story))
+    assert not should_abstain(signals(**story, long=True))
+    assert should_abstain(signals(**story, long=True), AbstentionPolicy(long_question_allowance=0.0))
+    off_topic = dict(dense_top=0.45, coverage=0.2, normative=True)  # evidence 0.50: still below
+    assert should_abstain(signals(**off_topic, long=True))
+
+
+@pytest.mark.parametrize("question, long", [
+    ("Can a councillor tell me to change my report?", False),
+    ("The chief executive came to brief our group last week, and our secretary has written up "
+     "what she told us. Should she be given the chance to check it?", True),
+])
+def test_a_question_that_tells_a_situation_first_is_long(question, long):
+    assert is_long(question) is long
 
 
 def test_a_malformed_question_forms_file_is_named(tmp_path):

@@ -115,6 +115,14 @@ def test_plain_words_for_the_standard_topics(question, phrase, concept):
     assert (phrase, concept) in [(p, group.concept) for p, group in interpret(question).matched]
 
 
+def test_social_media_is_not_the_press():
+    # "media" names the press; "social media" is what councillors post online, and a
+    # question about it must not be widened to journalists and newspapers.
+    concepts = [group.concept for _, group in interpret("Can I post about it on social media?").matched]
+    assert "social media" in concepts and "media" not in concepts
+    assert "media" in [group.concept for _, group in interpret("Can I talk to the media?").matched]
+
+
 def test_related_words_match_but_do_not_reword_the_question():
     from index.lexical import tokenize
     from qa.vocabulary import corpus_names, in_corpus_words
@@ -149,6 +157,9 @@ def test_reword_must_be_true_or_false(tmp_path):
     ("Can I meet a councillor and an officer together?", ""),            # both sides named
     ("Can I use the council's printer for my campaign?", ""),            # neither
     ("As a resident, can I complain about a councillor?", ""),           # says it is neither side
+    ("As their councillor I'd like to back the residents' bid. Can I ask an officer?", "member"),
+    ("As the ward councillor, can I attend?", "member"),
+    ("Can I share it with others, such as a councillor?", "officer"),    # describes someone else
     ("Can my councillor help me with a planning application?", ""),      # a resident's question
     ("Can I ask my local councillor to speak for me?", ""),
 ])
