@@ -169,7 +169,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_fit_compare(args: argparse.Namespace, settings: Settings) -> int:
     from .abstain import DEFAULT_COMPARISON_MODEL
     from .evaluate import load_questions
-    from .fit_comparison import fit, held_out_decisions, labelled_examples, summary, write_model
+    from .fit_comparison import DEFAULT_C, fit, held_out_decisions, labelled_examples, summary, write_model
     from .service import open_answerer
 
     paths = [Path(f) for f in args.files]
@@ -177,11 +177,12 @@ def cmd_fit_compare(args: argparse.Namespace, settings: Settings) -> int:
         if not path.exists():
             raise UsageError(f"no question file at {path}")
     answerer = open_answerer(settings)
+    c = DEFAULT_C if args.c is None else args.c
     examples = labelled_examples(answerer, [q for path in paths for q in load_questions(path)])
-    held_out = summary(examples, held_out_decisions(examples, args.c))
-    model = fit(examples, args.c)
+    held_out = summary(examples, held_out_decisions(examples, c))
+    model = fit(examples, c)
     out = Path(args.out) if args.out else DEFAULT_COMPARISON_MODEL
-    write_model(model, out, paths, args.c, held_out)
+    write_model(model, out, paths, c, held_out)
     print(f"{held_out['addressing']} addressing and {held_out['silent']} silent councils; left out one "
           f"question at a time, found {held_out['found_when_addressing']:.3f} of the addressing and "
           f"{held_out['found_when_silent']:.3f} of the silent ones")
@@ -249,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fit the comparison decision on question files with expected and silent councils")
     p.add_argument("files", nargs="+", metavar="FILE.jsonl")
     p.add_argument("--out", metavar="PATH", help="where to write the weights (default: qa/data/comparison_model.toml)")
-    p.add_argument("--c", type=float, default=1.0, metavar="C", help="inverse regularisation strength (default 1.0)")
+    p.add_argument("--c", type=float, metavar="C",
+                   help="inverse regularisation strength (default: qa.fit_comparison.DEFAULT_C)")
     p.set_defaults(run=cmd_fit_compare)
 
     p = sub.add_parser("bench", parents=[common], help="measure latency, throughput, memory and size against a naive baseline")
