@@ -422,10 +422,10 @@ class Answerer:
         fused = self.fuse(lexical, dense, query.lexical_ceiling)
         order = rank_positions(fused)
         if self.per_group:
-            order = diversify(order, self._list_group, self.per_group, limit=shown)
+            order = diversify(order, self.list_group, self.per_group, limit=shown)
         return [(p, fused[p]) for p in order], lexical, dense
 
-    def _list_group(self, position: int) -> tuple[str, str, str]:
+    def list_group(self, position: int) -> tuple[str, str, str]:
         """Passages cut from one list share their document, section and lead-in line."""
         passage = self.index.passages[position]
         lead_in = passage.text.split("\n", 1)[0] if "\n" in passage.text else passage.id

@@ -9,7 +9,7 @@ from typing import Collection, Iterator, Sequence
 
 import numpy as np
 
-from .ranking import lend_to_copies
+from .ranking import group_ranks, lend_to_copies
 from .abstain import (MAX_CORPUS_RANK, AbstentionPolicy, AbstentionSignals, ComparisonFeatures,
                       ComparisonModel, addresses_question, evidence)
 from .answer import Answerer, Query, Result, clean_question
@@ -116,7 +116,9 @@ def authority_runs(answerer: Answerer, query: Query, order: Sequence[tuple[str, 
     if chosen is not None:
         reference = _first_authorities(answerer, ranked, REFERENCE_AUTHORITIES)
         order = [row for row in order if row[0].lower() in chosen or row[0].lower() in reference]
-    corpus_rank = {position: rank for rank, (position, _) in enumerate(ranked[:MAX_CORPUS_RANK], start=1)}
+    # Where each clause stands in the whole corpus: a list's further items
+    # (deferred in the shown order) stand where their list does.
+    corpus_rank = group_ranks([position for position, _ in ranked], answerer.list_group, MAX_CORPUS_RANK)
     # The best clauses anywhere lend their score to other councils' copies of them.
     lenders = {position: dense[position] for position, _ in ranked[:LENDERS]}
 

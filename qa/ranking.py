@@ -144,6 +144,23 @@ def diversify(ranked: Sequence[int], group_of, per_group: int = 1, limit: int | 
     return kept + deferred
 
 
+def group_ranks(ranked: Sequence[int], group_of, limit: int) -> dict[int, int]:
+    """Each position's rank (from 1) as the rank of its group's first member.
+
+    In a :func:`diversify`-ed ranking a list's further items stand behind every
+    other clause; read as ranks, a council whose best clause is such an item
+    would count as last though its list is near the top. Positions whose
+    group's rank is beyond ``limit`` are left out.
+    """
+    first: dict = {}
+    ranks: dict[int, int] = {}
+    for rank, position in enumerate(ranked, start=1):
+        group_rank = first.setdefault(group_of(position), rank)
+        if group_rank <= limit:
+            ranks[position] = group_rank
+    return ranks
+
+
 def shared_clause(a: set[str], b: set[str], *, min_overlap: float = 0.8, min_length_ratio: float = 0.5) -> bool:
     """Whether two clauses' word sets are copies of one clause.
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from qa.ranking import (blend_scores, convex_scores, diversify, max_normalise, rank_positions, ranks,
+from qa.ranking import (blend_scores, convex_scores, diversify, group_ranks, max_normalise, rank_positions, ranks,
                         reciprocal_rank_fusion, rrf_scores, top_positions)
 
 
@@ -106,6 +106,13 @@ def test_diversify_defers_repeats_of_a_group_and_drops_nothing():
     assert diversify([1, 2, 3, 4, 5], group, per_group=2) == [1, 2, 3, 5, 4]
     with pytest.raises(ValueError, match="per_group"):
         diversify([1], group, per_group=0)
+
+
+def test_group_ranks_gives_a_deferred_list_item_its_lists_rank():
+    group = {1: "a", 2: "a", 3: "b", 4: "a", 5: "c"}.__getitem__
+    shown = diversify([1, 2, 3, 4, 5], group)  # [1, 3, 5, 2, 4]: the list's items 2 and 4 last
+    assert group_ranks(shown, group, limit=10) == {1: 1, 3: 2, 5: 3, 2: 1, 4: 1}
+    assert group_ranks(shown, group, limit=2) == {1: 1, 3: 2, 2: 1, 4: 1}  # "c" is third: beyond the limit
 
 
 def test_diversify_with_a_limit_keeps_the_head_and_looks_no_further():
