@@ -42,17 +42,17 @@ def test_development_questions(real_answerer):
 def test_own_questions(real_answerer):
     questions = load_questions(OWN)
     scores = score_answers(questions, answers(real_answerer, questions))
-    # o18-o117 and n25-n94 were each added before the changes of a session, untuned;
-    # o56-o117 and n63-n118 were written by a second author (see README): measured
-    # success@5 0.846, 112 of 118 off-topic questions abstain, 8 of 117 answerable ones abstain.
-    assert scores.abstention_accuracy >= 112 / 118, scores.misses
-    assert scores.success_at_5 >= 0.84, scores.misses
-    assert scores.false_abstention <= 8 / 117, scores.misses
+    # o18-o133 and n25-n126 were each added before the changes of a session, untuned;
+    # o56-o133 and n63-n126 were written by a second author (see README): measured
+    # success@5 0.827, 118 of 126 off-topic questions abstain, 12 of 133 answerable ones abstain.
+    assert scores.abstention_accuracy >= 118 / 126, scores.misses
+    assert scores.success_at_5 >= 0.82, scores.misses
+    assert scores.false_abstention <= 12 / 133, scores.misses
     comparisons = score_comparisons(questions, [compare(real_answerer, q.question).to_dict() for q in questions])
-    # Measured coverage 0.697 over 422 councils and false coverage 0.093 over 150
+    # Measured coverage 0.667 over 445 councils and false coverage 0.075 over 201
     # (targets 0.9 and 0.1: coverage is short of its target, README "Comparison").
-    assert comparisons.coverage >= 0.69, comparisons.misses
-    assert comparisons.false_coverage <= 14 / 150, comparisons.misses
+    assert comparisons.coverage >= 0.66, comparisons.misses
+    assert comparisons.false_coverage <= 15 / 201, comparisons.misses
 
 
 def test_the_coverage_matrix_decides_as_a_comparison_does(real_answerer):

@@ -115,6 +115,36 @@ def test_plain_words_for_the_standard_topics(question, phrase, concept):
     assert (phrase, concept) in [(p, group.concept) for p, group in interpret(question).matched]
 
 
+@pytest.mark.parametrize("question, phrase, concept", [
+    ("A contractor left me a bottle of wine. Must I say so?", "wine", "kinds of gifts and hospitality"),
+    ("Can I go to a lunch paid for by a developer?", "lunch", "kinds of gifts and hospitality"),
+    ("Do I have to declare my husband's job?", "husband", "spouse or partner"),
+    ("Do I have to declare my husband's job?", "declare", "declaring interests"),
+    ("Must I list the shares I own?", "shares", "shares"),
+    ("Could I be prosecuted for it?", "prosecuted", "criminal offence"),
+    ("Does the code cover what I say on WhatsApp?", "whatsapp", "means of communication"),
+    ("Could a tweet bring the council into disrepute?", "tweet", "social media"),
+    ("Would that make me beholden to him?", "beholden", "obligation"),
+    ("Is it a problem if a councillor leaks a report?", "leaks", "disclosing information"),
+])
+def test_plain_words_for_the_code_of_conduct(question, phrase, concept):
+    assert (phrase, concept) in [(p, group.concept) for p, group in interpret(question).matched]
+
+
+def test_a_spouse_is_read_as_the_codes_partner_and_a_gift_by_its_kind():
+    from index.lexical import tokenize
+    from qa.vocabulary import corpus_names, in_corpus_words
+
+    groups = load_vocabulary()
+    df = {"partner": 13, "spous": 5, "gift": 5, "hospit": 5, "wine": 0}
+    names = corpus_names(groups, lambda token: df.get(token, 0), tokenize)
+    assert names["spouse or partner"] == "partner"
+    assert in_corpus_words("Does my husband have to register?", interpret("Does my husband have to register?"),
+                           names) == "Does my partner have to register?"
+    # "register" stays as it is: the register of interests is a noun too.
+    assert "declaring interests" not in names
+
+
 def test_social_media_is_not_the_press():
     # "media" names the press; "social media" is what councillors post online, and a
     # question about it must not be widened to journalists and newspapers.
