@@ -82,6 +82,12 @@ class AbstentionPolicy:
     ``long_question_allowance``: how much less evidence a long question (see
     :func:`is_long`) needs: the situation told before the question adds
     words that no clause holds and moves its encoding away from the clause's.
+    ``agreeing_rankings`` and ``agreement_allowance``: how much less evidence
+    a question needs when the lexical and dense rankings share at least that
+    share of their first clauses (``agreement``): two retrievers that reach
+    the same clauses by different routes, the words and the meaning, are
+    stronger evidence than either score says ("Can I accept a bottle of wine
+    from a contractor?" meets the gifts clauses both ways, at a cosine of 0.41).
     """
 
     min_dense_top: float = 0.30
@@ -92,6 +98,8 @@ class AbstentionPolicy:
     max_coverage_gap: float = 0.30
     min_clause_similarity: float = 0.55
     long_question_allowance: float = 0.05
+    agreeing_rankings: float = 0.8
+    agreement_allowance: float = 0.10
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -170,6 +178,8 @@ def should_abstain(signals: AbstentionSignals, policy: AbstentionPolicy = Absten
     needed = policy.min_normative_evidence if signals.normative else policy.min_evidence
     if signals.long:
         needed -= policy.long_question_allowance
+    if signals.agreement >= policy.agreeing_rankings:
+        needed -= policy.agreement_allowance
     return evidence(signals, policy) < needed
 
 

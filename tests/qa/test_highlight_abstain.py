@@ -177,6 +177,16 @@ def test_a_long_question_is_answered_on_a_little_less_evidence():
     assert should_abstain(signals(**off_topic, long=True))
 
 
+def test_agreeing_rankings_answer_on_less_evidence():
+    # Both retrievers reach the gifts clauses first, but the cosine is low (0.41).
+    gifts = dict(dense_top=0.41, coverage=0.54, normative=True)  # evidence 0.545
+    assert should_abstain(signals(**gifts, agreement=0.6))
+    assert not should_abstain(signals(**gifts, agreement=0.8))
+    assert should_abstain(signals(**gifts, agreement=0.8), AbstentionPolicy(agreement_allowance=0.0))
+    off_topic = dict(dense_top=0.35, coverage=0.2, normative=True)  # evidence 0.40: still below
+    assert should_abstain(signals(**off_topic, agreement=1.0))
+
+
 @pytest.mark.parametrize("question, long", [
     ("Can a councillor tell me to change my report?", False),
     ("The chief executive came to brief our group last week, and our secretary has written up "
