@@ -146,6 +146,11 @@ SELF_DESCRIPTION_WORDS = 3  # "a newly elected councillor"; further on, the word
 _SELF_DESCRIBED = re.compile(r"(?i)(?<!such )(?<!well )\b(?:(?:as|i am|i'm) an?|as (?:the|their|your|his|her|our)) "
                              r"([\w-]+(?: [\w-]+)*)")
 
+# "Since I was elected", "after I'm elected": only members are elected, whatever
+# side the question names ("Does the councillors' code apply to me after I'm elected?").
+_ELECTED = re.compile(r"(?i)\b(?:i was|i am|i'm|i've been|i have been|i got|i get|i'm newly|i was newly|i am newly) "
+                      r"(?:re-?)?elected\b")
+
 
 @lru_cache(maxsize=8)
 def _role_patterns(groups: tuple[SynonymGroup, ...]) -> tuple[dict[str, str], re.Pattern | None, re.Pattern | None]:
@@ -183,6 +188,8 @@ def asker_role(question: str, interpretation: Interpretation,
         # The role name may follow a word or two ("an opposition councillor", "a junior officer").
         own = role_name.search(" ".join(described.group(1).split()[:SELF_DESCRIPTION_WORDS]))
         return role_of[own.group(1).lower()] if own else ""
+    if _ELECTED.search(question):
+        return "member"
     if resident is not None and resident.search(question):
         return ""  # "my councillor": a resident's question
     named = {group.role for _, group in interpretation.matched if group.role}

@@ -42,17 +42,17 @@ def test_development_questions(real_answerer):
 def test_own_questions(real_answerer):
     questions = load_questions(OWN)
     scores = score_answers(questions, answers(real_answerer, questions))
-    # o18-o133 and n25-n126 were each added before the changes of a session, untuned;
-    # o56-o133 and n63-n126 were written by a second author (see README): measured
-    # success@5 0.827, 118 of 126 off-topic questions abstain, 12 of 133 answerable ones abstain.
-    assert scores.abstention_accuracy >= 118 / 126, scores.misses
-    assert scores.success_at_5 >= 0.82, scores.misses
-    assert scores.false_abstention <= 12 / 133, scores.misses
+    # o18-o149 and n25-n134 were each added before the changes of a session, untuned;
+    # o56-o149 and n63-n134 were written by a second author (see README): measured
+    # success@5 0.819, 126 of 134 off-topic questions abstain, 12 of 149 answerable ones abstain.
+    assert scores.abstention_accuracy >= 126 / 134, scores.misses
+    assert scores.success_at_5 >= 0.81, scores.misses
+    assert scores.false_abstention <= 12 / 149, scores.misses
     comparisons = score_comparisons(questions, [compare(real_answerer, q.question).to_dict() for q in questions])
-    # Measured coverage 0.667 over 445 councils and false coverage 0.075 over 201
+    # Measured coverage 0.664 over 458 councils and false coverage 0.089 over 237
     # (targets 0.9 and 0.1: coverage is short of its target, README "Comparison").
     assert comparisons.coverage >= 0.66, comparisons.misses
-    assert comparisons.false_coverage <= 15 / 201, comparisons.misses
+    assert comparisons.false_coverage <= 21 / 237, comparisons.misses
 
 
 def test_the_coverage_matrix_decides_as_a_comparison_does(real_answerer):

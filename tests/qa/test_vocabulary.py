@@ -192,6 +192,9 @@ def test_reword_must_be_true_or_false(tmp_path):
     ("Can I share it with others, such as a councillor?", "officer"),    # describes someone else
     ("Can my councillor help me with a planning application?", ""),      # a resident's question
     ("Can I ask my local councillor to speak for me?", ""),
+    ("From when does the councillors' code apply to me after I'm elected?", "member"),  # only members are elected
+    ("Since I was re-elected, can officers still brief me?", "member"),
+    ("Who was elected in my ward last May?", ""),                        # someone else was elected
 ])
 def test_the_first_person_is_read_as_the_role_the_question_shows(question, role):
     from qa.vocabulary import asker_role
