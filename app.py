@@ -241,7 +241,7 @@ def view_compare(answerer, state: AppState, stamp: tuple) -> None:
                 for col, entry in zip(cols, entries[row:row + columns_per_row]):
                     with col:
                         show_authority_entry(entry)
-            left, right, _ = st.columns([1, 1.5, 2.5])  # room for "Other councils' equivalents"
+            left, right, _ = st.columns([1, 1, 3])
             left.download_button("Download CSV", to_csv([comparison]), file_name="comparison.csv",
                                  mime="text/csv", key="dl-csv")
             right.download_button("Download Markdown", to_markdown([comparison]), file_name="comparison.md",
