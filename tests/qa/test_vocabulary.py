@@ -110,12 +110,7 @@ def test_followed_by_must_name_a_name_of_its_group(tmp_path):
     ("Can staff talk to a councillor about it?", "talk to", "discussing"),
     ("Do I need to tell anyone before I turn up at a depot?", "turn up", "visits"),
     ("What if I am unhappy with how an officer dealt with it?", "unhappy", "dissatisfaction"),
-])
-def test_plain_words_for_the_standard_topics(question, phrase, concept):
-    assert (phrase, concept) in [(p, group.concept) for p, group in interpret(question).matched]
-
-
-@pytest.mark.parametrize("question, phrase, concept", [
+    # the code of conduct's topics
     ("A contractor left me a bottle of wine. Must I say so?", "wine", "kinds of gifts and hospitality"),
     ("Can I go to a lunch paid for by a developer?", "lunch", "kinds of gifts and hospitality"),
     ("Do I have to declare my husband's job?", "husband", "spouse or partner"),
@@ -127,16 +122,16 @@ def test_plain_words_for_the_standard_topics(question, phrase, concept):
     ("Would that make me beholden to him?", "beholden", "obligation"),
     ("Is it a problem if a councillor leaks a report?", "leaks", "disclosing information"),
 ])
-def test_plain_words_for_the_code_of_conduct(question, phrase, concept):
+def test_plain_words_for_the_standard_topics(question, phrase, concept):
     assert (phrase, concept) in [(p, group.concept) for p, group in interpret(question).matched]
 
 
-def test_a_spouse_is_read_as_the_codes_partner_and_a_gift_by_its_kind():
+def test_a_spouse_is_read_as_the_codes_partner():
     from index.lexical import tokenize
     from qa.vocabulary import corpus_names, in_corpus_words
 
     groups = load_vocabulary()
-    df = {"partner": 13, "spous": 5, "gift": 5, "hospit": 5, "wine": 0}
+    df = {"partner": 13, "spous": 5}
     names = corpus_names(groups, lambda token: df.get(token, 0), tokenize)
     assert names["spouse or partner"] == "partner"
     assert in_corpus_words("Does my husband have to register?", interpret("Does my husband have to register?"),
