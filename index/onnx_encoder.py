@@ -51,8 +51,10 @@ def default_cache_dir() -> Path:
     return Path(base) / "protocol-qa" / "models"
 
 
-def _export_fp32(model_dir: Path, destination: Path) -> None:
-    """Export the transformer plus mean pooling and normalisation to ``destination``."""
+def _export_fp32(model_dir: Path, destination: Path, head: str = "sentence") -> None:
+    """Export the transformer plus mean pooling and normalisation to ``destination``
+    (``head="sentence"``), or a cross-encoder's relevance logit (``head="score"``,
+    with ``token_type_ids`` as a third input, since a pair's second text is segment 1)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
@@ -70,23 +72,37 @@ def _export_fp32(model_dir: Path, destination: Path) -> None:
             mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, p=2.0, dim=1)
 
+    class _Scorer(torch.nn.Module):
+        def __init__(self, classifier: torch.nn.Module) -> None:
+            super().__init__()
+            self.classifier = classifier
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.classifier(input_ids=input_ids, attention_mask=attention_mask,
+                                   token_type_ids=token_type_ids).logits[:, 0]
+
     # Eager attention exports as plain MatMul/Softmax, the pattern the fusion
     # pass recognises; the SDPA export is ~1.5x slower in ONNX Runtime.
-    transformer = AutoModel.from_pretrained(str(model_dir), local_files_only=True,
-                                            attn_implementation="eager").eval()
     example = torch.ones(2, 16, dtype=torch.long)
+    if head == "score":
+        from transformers import AutoModelForSequenceClassification
+
+        module = _Scorer(AutoModelForSequenceClassification.from_pretrained(
+            str(model_dir), local_files_only=True, attn_implementation="eager").eval())
+        inputs, names, output = (example, example, example), ["input_ids", "attention_mask", "token_type_ids"], "score"
+    else:
+        module = _SentenceEncoder(AutoModel.from_pretrained(str(model_dir), local_files_only=True,
+                                                            attn_implementation="eager").eval())
+        inputs, names, output = (example, example), ["input_ids", "attention_mask"], "sentence_embedding"
     raw = destination.with_suffix(".raw.onnx")
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # dynamo=False: the torch.export-based exporter needs onnxscript, which
         # is not a dependency; the TorchScript exporter handles BERT well.
+        axes = {name: {0: "batch", 1: "sequence"} for name in names}
         torch.onnx.export(
-            _SentenceEncoder(transformer), (example, example), str(raw),
-            input_names=["input_ids", "attention_mask"], output_names=["sentence_embedding"],
-            dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
-                          "attention_mask": {0: "batch", 1: "sequence"},
-                          "sentence_embedding": {0: "batch"}},
-            opset_version=17, dynamo=False,
+            module, inputs, str(raw), input_names=names, output_names=[output],
+            dynamic_axes={**axes, output: {0: "batch"}}, opset_version=17, dynamo=False,
         )
     try:
         from onnxruntime.transformers import optimizer
@@ -115,7 +131,7 @@ def _quantize_int8(source: Path, destination: Path) -> None:
 
 
 def cached_onnx_model(model_dir: Path, fingerprint: str, *, quantize: bool,
-                      cache_dir: Path | None = None) -> Path:
+                      cache_dir: Path | None = None, head: str = "sentence") -> Path:
     """Path of the exported (and, with ``quantize``, int8) model, creating it on first use.
 
     Files live in ``cache_dir / fingerprint``; they are written under a
@@ -126,8 +142,9 @@ def cached_onnx_model(model_dir: Path, fingerprint: str, *, quantize: bool,
 
     folder = Path(cache_dir or default_cache_dir()) / fingerprint
     folder.mkdir(parents=True, exist_ok=True)
-    fp32 = folder / f"model-fp32-v{EXPORT_VERSION}.onnx"
-    int8 = folder / f"model-int8-v{EXPORT_VERSION}.onnx"
+    stem = "model" if head == "sentence" else f"{head}-model"
+    fp32 = folder / f"{stem}-fp32-v{EXPORT_VERSION}.onnx"
+    int8 = folder / f"{stem}-int8-v{EXPORT_VERSION}.onnx"
     wanted = int8 if quantize else fp32
     if wanted.exists():
         return wanted
@@ -135,7 +152,7 @@ def cached_onnx_model(model_dir: Path, fingerprint: str, *, quantize: bool,
         if not fp32.exists():
             log.info("exporting %s to ONNX in %s (first use only)", model_dir, folder)
             partial = folder / f"{fp32.stem}.{os.getpid()}.partial.onnx"
-            _export_fp32(model_dir, partial)
+            _export_fp32(model_dir, partial, head)
             os.replace(partial, fp32)
         if quantize and not int8.exists():
             log.info("quantising %s to int8", fp32.name)
@@ -204,19 +221,19 @@ class OnnxEmbedder:
             raise ValueError("the int8 export runs on ONNX Runtime only; use runtime='onnxruntime'")
         from tokenizers import Tokenizer
 
-        from index.embed import MODEL_NAME, fingerprint_model_dir, packaged_model_dir
+        from index.embed import default_model_dir, fingerprint_model_dir, model_name
 
-        self.model_dir = Path(model_dir) if model_dir else packaged_model_dir()
+        self.model_dir = Path(model_dir) if model_dir else default_model_dir()
         if not (self.model_dir / "config.json").exists():
             raise RuntimeError(f"No model found in {self.model_dir}: reinstall with 'make install'.")
         base_fingerprint = fingerprint_model_dir(self.model_dir)
         self.quantized = quantize
         if quantize:
-            self.name = f"{MODEL_NAME} (onnx int8)"
+            self.name = f"{model_name(self.model_dir)} (onnx int8)"
             self.fingerprint = hashlib.sha256(
                 f"{base_fingerprint}:onnx-int8:v{EXPORT_VERSION}".encode()).hexdigest()[:16]
         else:
-            self.name = MODEL_NAME
+            self.name = model_name(self.model_dir)
             self.fingerprint = base_fingerprint
         self.model_path = cached_onnx_model(self.model_dir, base_fingerprint, quantize=quantize,
                                             cache_dir=cache_dir)
@@ -276,11 +293,11 @@ class OnnxEmbedder:
 
 
 def main() -> None:
-    """``python -m index.onnx_encoder``: export the packaged model now (``make install``
+    """``python -m index.onnx_encoder``: export the default model now (``make install``
     does), so that the first ingest or question does not pay for it."""
-    from index.embed import fingerprint_model_dir, packaged_model_dir
+    from index.embed import default_model_dir, fingerprint_model_dir
 
-    model_dir = packaged_model_dir()
+    model_dir = default_model_dir()
     print(cached_onnx_model(model_dir, fingerprint_model_dir(model_dir), quantize=False))
 
 

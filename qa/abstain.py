@@ -36,6 +36,8 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+
+import numpy as np
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -52,10 +54,18 @@ class AbstentionSignals:
     agreement: float
     normative: bool = False
     long: bool = False
+    # The reranker's probability for the best clause (0 without a reranker).
+    rerank_top: float = 0.0
+    # The question's own scope score (:class:`ScopeModel`, a logit; 0 without one).
+    scope: float = 0.0
 
     def to_dict(self) -> dict[str, float | bool]:
         return {key: value if isinstance(value, bool) else round(value, 4)
                 for key, value in asdict(self).items()}
+
+    def values(self) -> dict[str, float]:
+        """The learned abstention's inputs by name (flags as 0 or 1)."""
+        return {key: float(value) for key, value in asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -247,15 +257,17 @@ class ComparisonFeatures:
     corpus_rank: int
     lexical_strength: float
     coverage_gap: float = 0.0
+    # The reranker's probability that the authority's best clause answers (0 without one).
+    rerank_top: float = 0.0
 
     def values(self) -> dict[str, float]:
         """The model's inputs by name (the rank enters as its logarithm)."""
         return {"evidence": self.evidence, "gap": self.gap, "similarity": self.similarity,
                 "log_corpus_rank": math.log(min(max(self.corpus_rank, 1), MAX_CORPUS_RANK)),
-                "lexical_strength": self.lexical_strength}
+                "lexical_strength": self.lexical_strength, "rerank_top": self.rerank_top}
 
 
-FEATURE_NAMES = ("evidence", "gap", "similarity", "log_corpus_rank", "lexical_strength")
+FEATURE_NAMES = ("evidence", "gap", "similarity", "log_corpus_rank", "lexical_strength", "rerank_top")
 
 
 class ComparisonModelError(ValueError):
@@ -263,61 +275,164 @@ class ComparisonModelError(ValueError):
 
 
 @dataclass(frozen=True)
-class ComparisonModel:
-    """A logistic decision: an authority addresses the question when
-    ``intercept + sum(weight * feature)`` is at least 0 (a probability of at
-    least one half). The weights are fitted on labelled comparisons by
-    ``protocol-qa fit-compare`` and kept in ``qa/data/comparison_model.toml``."""
+class LogisticDecision:
+    """A fitted logistic decision: yes when ``intercept + sum(weight * feature)``
+    is at least 0 (a probability of at least one half). Subclasses name their
+    features (``FEATURES``), what they decide (``WHAT``) and the command that fits them (``FIT``)."""
+
+    FEATURES = ()
+    WHAT = "decision"
+    FIT = "protocol-qa train"
 
     intercept: float
     weights: dict[str, float]
+    # The fingerprint of the encoder whose scores it was fitted on ("" for any):
+    # a decision fitted on one encoder's similarities means nothing on another's.
+    encoder: str = ""
 
     def __post_init__(self) -> None:
-        unknown = set(self.weights) - set(FEATURE_NAMES)
+        unknown = set(self.weights) - set(self.FEATURES)
         if unknown:
-            raise ComparisonModelError(f"unknown comparison features {sorted(unknown)}; "
-                                       f"known ones are {', '.join(FEATURE_NAMES)}")
-
-    def score(self, features: ComparisonFeatures) -> float:
-        return self.score_values(features.values())
+            raise ComparisonModelError(f"unknown {self.WHAT} features {sorted(unknown)}; "
+                                       f"known ones are {', '.join(self.FEATURES)}")
 
     def score_values(self, values: dict[str, float]) -> float:
-        """The score of features given by name (as :meth:`ComparisonFeatures.values`)."""
+        """The score of features given by name."""
         return self.intercept + sum(weight * values[name] for name, weight in self.weights.items())
 
     def to_toml(self, header: str = "") -> str:
         lines = [f"# {line}".rstrip() for line in header.splitlines()]
+        if self.encoder:
+            lines.append(f'encoder = "{self.encoder}"')
         lines += [f"intercept = {self.intercept:.4f}", "", "[weights]"]
-        lines += [f"{name} = {self.weights[name]:.4f}" for name in FEATURE_NAMES if name in self.weights]
+        lines += [f"{name} = {self.weights[name]:.4f}" for name in self.FEATURES if name in self.weights]
         return "\n".join(lines) + "\n"
+
+    @classmethod
+    def load(cls, path: Path):
+        """The weights from ``path`` (an error names the file and the fix)."""
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ComparisonModelError(f"cannot read {cls.WHAT} model {path}: {exc}; restore it from the "
+                                       f"repository or write it again with '{cls.FIT}'") from exc
+        intercept, weights = data.get("intercept"), data.get("weights")
+        if not isinstance(intercept, (int, float)) or not isinstance(weights, dict) or not weights or \
+                not all(isinstance(w, (int, float)) for w in weights.values()):
+            raise ComparisonModelError(f"{path}: needs a number 'intercept' and a [weights] table of numbers, "
+                                       f"for example intercept = -2.0 and {cls.FEATURES[0]} = 2.5")
+        try:
+            return cls(float(intercept), {name: float(w) for name, w in weights.items()},
+                       encoder=str(data.get("encoder", "")))
+        except ComparisonModelError as exc:
+            raise ComparisonModelError(f"{path}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class ComparisonModel(LogisticDecision):
+    """Whether one authority addresses a question in a comparison. Fitted on
+    labelled comparisons by ``protocol-qa fit-compare``, kept in ``qa/data/comparison_model.toml``."""
+
+    FEATURES = FEATURE_NAMES
+    WHAT = "comparison"
+    FIT = "protocol-qa fit-compare"
+
+    def score(self, features: ComparisonFeatures) -> float:
+        return self.score_values(features.values())
+
+
+ABSTENTION_FEATURES = ("coverage", "dense_top", "lexical_strength", "agreement", "normative", "long", "rerank_top",
+                       "scope")
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_ABSTENTION_MODEL = MODELS_DIR / "abstention.toml"
+# Fitted with the fine-tuned encoder; qa/data/comparison_model.toml was fitted
+# with the packaged one and serves it (see fitted_comparison_model).
+FITTED_COMPARISON_MODEL = MODELS_DIR / "comparison.toml"
+
+
+@dataclass(frozen=True)
+class AbstentionModel(LogisticDecision):
+    """Whether the corpus addresses a question, from its :class:`AbstentionSignals`.
+    Fitted by ``protocol-qa fit-abstention`` on writers' answerable and off-topic
+    questions, kept in ``qa/data/abstention_model.toml``; it replaces the
+    hand-set :class:`AbstentionPolicy` thresholds where that file exists."""
+
+    FEATURES = ABSTENTION_FEATURES
+    WHAT = "abstention"
+    FIT = "protocol-qa fit-abstention"
+
+    def answers(self, signals: AbstentionSignals) -> bool:
+        return self.score_values(signals.values()) >= 0.0
 
 
 @lru_cache(maxsize=4)
 def load_comparison_model(path: Path = DEFAULT_COMPARISON_MODEL) -> ComparisonModel:
     """The comparison decision's weights from ``path`` (an error names the file and the fix)."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ComparisonModelError(f"cannot read comparison model {path}: {exc}; restore it from the "
-                                   f"repository or write it again with 'protocol-qa fit-compare'") from exc
-    intercept, weights = data.get("intercept"), data.get("weights")
-    if not isinstance(intercept, (int, float)) or not isinstance(weights, dict) or not weights or \
-            not all(isinstance(w, (int, float)) for w in weights.values()):
-        raise ComparisonModelError(f"{path}: needs a number 'intercept' and a [weights] table of numbers, "
-                                   f"for example intercept = -2.0 and evidence = 2.5")
-    try:
-        return ComparisonModel(float(intercept), {name: float(w) for name, w in weights.items()})
-    except ComparisonModelError as exc:
-        raise ComparisonModelError(f"{path}: {exc}") from exc
+    return ComparisonModel.load(path)
 
 
-def addresses_question(own: AbstentionSignals, overall: AbstentionSignals, features: ComparisonFeatures,
+@lru_cache(maxsize=4)
+def load_abstention_model(path: Path = DEFAULT_ABSTENTION_MODEL) -> AbstentionModel | None:
+    """The learned abstention's weights, or None where no model has been fitted."""
+    return AbstentionModel.load(path) if Path(path).exists() else None
+
+
+SCOPE_MODEL = MODELS_DIR / "scope.npz"
+
+
+@dataclass(frozen=True)
+class ScopeModel:
+    """Whether a question is of the kind the documents answer (conduct, protocols,
+    meetings) or not (council tax, bins, parking), read from its encoding alone:
+    a logistic regression over the encoder's question vector, fitted by
+    ``protocol-qa train`` on the train writers' answerable and off-topic
+    questions. Its logit is one of the abstention's signals; validation writers:
+    AUC 0.953 with the retrieval signals alone, 0.977 with it (docs/learning.md)."""
+
+    weights: np.ndarray
+    intercept: float
+    encoder: str
+
+    def score(self, vector: np.ndarray) -> float:
+        return float(np.dot(self.weights, vector) + self.intercept)
+
+    def save(self, path: Path) -> None:
+        np.savez(path, weights=self.weights.astype(np.float32), intercept=np.float32(self.intercept),
+                 encoder=np.array(self.encoder))
+
+
+@lru_cache(maxsize=4)
+def load_scope_model(encoder: str, path: Path = SCOPE_MODEL) -> ScopeModel | None:
+    """The scope model fitted on ``encoder``'s vectors, or None."""
+    if not Path(path).exists():
+        return None
+    with np.load(path) as data:
+        model = ScopeModel(data["weights"].astype(np.float32), float(data["intercept"]), str(data["encoder"]))
+    return model if model.encoder == encoder else None
+
+
+def fitted_abstention_model(encoder: str, path: Path = DEFAULT_ABSTENTION_MODEL) -> AbstentionModel | None:
+    """The learned abstention if it was fitted on ``encoder``'s scores, else None
+    (the hand-set :class:`AbstentionPolicy` then decides)."""
+    model = load_abstention_model(path)
+    return model if model is not None and model.encoder in ("", encoder) else None
+
+
+def fitted_comparison_model(encoder: str, path: Path = FITTED_COMPARISON_MODEL) -> ComparisonModel:
+    """The comparison decision fitted on ``encoder``'s scores, else the one fitted
+    with the packaged encoder (``qa/data/comparison_model.toml``)."""
+    if Path(path).exists():
+        model = load_comparison_model(path)
+        if model.encoder in ("", encoder):
+            return model
+    return load_comparison_model()
+
+
+def addresses_question(own: AbstentionSignals, features: ComparisonFeatures,
                        policy: AbstentionPolicy = AbstentionPolicy(),
                        model: ComparisonModel | None = None) -> bool:
-    """Whether one authority's documents address a question (for comparisons).
-
-    ``overall`` are the signals of the question over the whole corpus: if the
-    corpus does not address it, no authority does. Otherwise the authority's
+    """Whether one authority's documents address a question (for comparisons),
+    decided on the authority's own features. Its
     best clause must be at least loosely related (``policy.min_dense_top``)
     and ``model`` (by default the fitted one) must say yes to its
     :class:`ComparisonFeatures`.
@@ -338,10 +453,21 @@ def addresses_question(own: AbstentionSignals, overall: AbstentionSignals, featu
     it, it showed 7 of 61 silent councils a clause instead of 19, and covered
     109 of 194 expected councils instead of 114 (README "Comparison").
     """
-    if should_abstain(overall, policy):
-        return False
+    return comparison_decision(own, features, policy, model)[0]
+
+
+def comparison_decision(own: AbstentionSignals, features: ComparisonFeatures,
+                        policy: AbstentionPolicy = AbstentionPolicy(),
+                        model: ComparisonModel | None = None) -> tuple[bool, str]:
+    """:func:`addresses_question` with the reason, in plain words, when the answer is no."""
     if own.dense_top < policy.min_dense_top:
-        return False
+        return False, f"its nearest clause is not about this (similarity {own.dense_top:.2f})"
     if features.coverage_gap > policy.max_coverage_gap and features.similarity < policy.min_clause_similarity:
-        return False
-    return (model or load_comparison_model()).score(features) >= 0.0
+        return False, ("its nearest clause lacks the question's subject and says something other than "
+                       "the councils that address it")
+    score = (model or load_comparison_model()).score(features)
+    if score >= 0.0:
+        return True, ""
+    probability = 1.0 / (1.0 + math.exp(-score))
+    return False, (f"its nearest clause is not judged to answer the question "
+                   f"(probability {probability:.2f}; it ranks {features.corpus_rank} in the whole corpus)")

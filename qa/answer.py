@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import re
@@ -18,21 +19,21 @@ from index.hybrid import HybridIndex
 from index.lexical import Term, tokenize
 from ingest.passage import Passage
 
-from .abstain import (AbstentionPolicy, AbstentionSignals, StemFamilies, agreement, is_long, is_normative,
-                      should_abstain, weighted_share)
+from .abstain import (AbstentionModel, AbstentionPolicy, AbstentionSignals, ComparisonModel, StemFamilies,
+                      agreement, fitted_abstention_model, fitted_comparison_model, is_long, is_normative,
+                      load_scope_model, should_abstain, weighted_share)
+from .config import load_pipeline
 from .highlight import best_sentence
-from .ranking import (FusionMode, blend_scores, convex_scores, diversify, rank_positions, rrf_scores,
-                      top_positions)
+from .rerank import Reranker, load_reranker
+from .ranking import (FusionMode, blend_scores, convex_scores, diversify, rank_positions, rerank_scores,
+                      rrf_scores, top_positions)
 from .vocabulary import (Interpretation, SynonymGroup, asker_role, corpus_names, in_corpus_words, interpret,
                          load_vocabulary, named_authorities, role_names, without_authority_names)
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
-EXPANSION_WEIGHT = 0.5
 CANDIDATES = 100
-DENSE_WEIGHT = 0.6
-RRF_WEIGHT = 0.4
 AGREEMENT_DEPTH = 5
 
 # The lexical search of a question runs here while the calling thread encodes
@@ -121,6 +122,10 @@ class Query:
     # computed in a worker thread while the question is encoded and then searched
     # densely; read through the properties below, which wait for it.
     lexical_search: Future | None = field(default=None, repr=False, compare=False)
+    # The reranker's probability of each passage already scored for this question:
+    # a comparison reranks every council's candidates, many of them already
+    # scored in the whole corpus's ranking.
+    reranked: dict[int, float] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def notes(self) -> list[str]:
@@ -172,7 +177,7 @@ def question_tokens(question: str) -> list[str]:
     return [token for token in tokenize(question) if token not in QUESTION_WORDS]
 
 
-def query_weights(question: str, interpretation: Interpretation, expansion_weight: float = EXPANSION_WEIGHT,
+def query_weights(question: str, interpretation: Interpretation, expansion_weight: float = 0.5,
                   share_of=None, rare_share: float = 0.02, synonym_sets: bool = True) -> dict[Term, float]:
     """Lexical query: each question token (less the question words) at weight 1 per occurrence,
     a one-word vocabulary name as its synonym set, plus the other names of a matched phrase.
@@ -259,27 +264,63 @@ class Answerer:
     (it holds no per-question state)."""
 
     def __init__(self, index: HybridIndex, embedder: Embedder, *,
-                 mode: FusionMode = FusionMode.BLEND, dense_weight: float = DENSE_WEIGHT,
-                 rrf_weight: float = RRF_WEIGHT,
-                 expansion_weight: float = EXPANSION_WEIGHT, synonym_sets: bool = True,
-                 theoretical_scale: bool = True, corpus_wording: bool = True,
+                 mode: FusionMode | None = None, dense_weight: float | None = None,
+                 rrf_weight: float | None = None,
+                 expansion_weight: float | None = None, synonym_sets: bool | None = None,
+                 theoretical_scale: bool = True, corpus_wording: bool | None = None,
                  per_group: int = 1,
-                 policy: AbstentionPolicy = AbstentionPolicy()) -> None:
+                 policy: AbstentionPolicy = AbstentionPolicy(),
+                 abstention: AbstentionModel | None | str = "fitted",
+                 reranker: "Reranker | None | str" = "trained", rerank_depth: int | None = None,
+                 rerank_weight: float | None = None, profile: str | None = None) -> None:
+        """Settings left as None come from ``qa/data/pipeline.toml``: its ``learned``
+        profile when this encoder has learned stages in ``models/`` (a fitted
+        abstention trained on its scores), else its ``hand`` profile."""
         self.index = index
         self.embedder = embedder
-        self.mode = FusionMode(mode)
-        self.dense_weight = dense_weight
-        self.rrf_weight = rrf_weight
-        self.expansion_weight = expansion_weight
+        # The learned stages trained with this encoder (models/), where there are
+        # any: the decisions read its scores, the reranker was trained on its
+        # candidates. Otherwise the hand-set thresholds of ``policy`` decide and
+        # the fused order is final.
+        fingerprint = getattr(embedder, "fingerprint", "")
+        fitted = fitted_abstention_model(fingerprint)
+        self.abstention = fitted if abstention == "fitted" else abstention
+        self.comparison_model: ComparisonModel = fitted_comparison_model(fingerprint)
+        self.scope = load_scope_model(fingerprint)
+        self.profile = profile or ("learned" if fitted is not None else "hand")
+        settings = load_pipeline(self.profile)
+        self.settings = settings
+        self.mode = FusionMode(mode or settings.mode)
+        self.dense_weight = settings.dense_weight if dense_weight is None else dense_weight
+        self.rrf_weight = settings.rrf_weight if rrf_weight is None else rrf_weight
+        self.expansion_weight = settings.expansion_weight if expansion_weight is None else expansion_weight
+        synonym_sets = settings.synonym_sets if synonym_sets is None else synonym_sets
+        corpus_wording = settings.corpus_wording if corpus_wording is None else corpus_wording
         self.synonym_sets = synonym_sets
         self.theoretical_scale = theoretical_scale
         self.per_group = per_group
         self.policy = policy
+        self.reranker = load_reranker(encoder=fingerprint) if reranker == "trained" else reranker
+        self.rerank_depth = settings.rerank_depth if rerank_depth is None else rerank_depth
+        self.rerank_weight = settings.rerank_weight if rerank_weight is None else rerank_weight
+        self.compare_rerank_depth = settings.compare_rerank_depth
         if synonym_sets:
             index.lexical.prepare(synonym_set(group) for group in load_vocabulary())
         self.corpus_names = (corpus_names(load_vocabulary(), index.lexical.df, tokenize)
                              if corpus_wording else None)
         self.role_names = role_names(load_vocabulary(), self.corpus_names) if corpus_wording else None
+
+    def variant(self, **changes) -> "Answerer":
+        """This answerer with some settings changed and every other one kept
+        (evaluation scores each fusion mode of exactly the configuration ``ask`` runs)."""
+        unknown = set(changes) - {"mode", "dense_weight", "rrf_weight", "policy", "per_group", "abstention",
+                                  "comparison_model", "reranker", "rerank_depth", "rerank_weight"}
+        if unknown:
+            raise ValueError(f"cannot vary {sorted(unknown)}; build a new Answerer instead")
+        other = copy.copy(self)
+        for name, value in changes.items():
+            setattr(other, name, FusionMode(value) if name == "mode" else value)
+        return other
 
     # -- preparing ---------------------------------------------------------
     def prepare(self, question: str, lexical_text: str | None = None) -> Query:
@@ -356,7 +397,16 @@ class Answerer:
                                 top_positions(dense, AGREEMENT_DEPTH), depth=AGREEMENT_DEPTH),
             normative=query.normative,
             long=query.long,
+            rerank_top=max((query.reranked.get(p, 0.0) for p, _ in ranked[:self.rerank_depth]), default=0.0),
+            scope=self.scope.score(query.vectors[0]) if self.scope is not None else 0.0,
         )
+
+    def abstains(self, signals: AbstentionSignals) -> bool:
+        """Whether the documents do not address a question with these signals:
+        the fitted model's decision, or the policy's thresholds where none is fitted."""
+        if self.abstention is not None:
+            return not self.abstention.answers(signals)
+        return should_abstain(signals, self.policy)
 
     # -- retrieving --------------------------------------------------------
     def retrieve(self, query: Query, allowed: np.ndarray | None,
@@ -408,22 +458,46 @@ class Answerer:
 
     def ranked(self, query: Query, allowed: np.ndarray | None = None, candidates: int = CANDIDATES,
                adjust_dense: Callable[[dict[int, float]], dict[int, float]] | None = None,
-               shown: int | None = None,
+               shown: int | None = None, rerank_depth: int | None = None,
                ) -> tuple[list[tuple[int, float]], dict[int, float], dict[int, float]]:
-        """Fused ranking of the candidates, best first, with each retriever's scores.
+        """Fused (and, with a reranker, reranked) ranking of the candidates, best
+        first, with each retriever's scores.
 
         ``adjust_dense`` may revise the dense scores before fusion (comparison
         lends a clause's score to other councils' copies of it). ``shown``, when
         given, is how many results will be used: only those are diversified.
+        ``rerank_depth`` overrides how many candidates the reranker reads.
         """
         lexical, dense = self.retrieve(query, allowed, candidates)
         if adjust_dense is not None:
             dense = adjust_dense(dense)
         fused = self.fuse(lexical, dense, query.lexical_ceiling)
         order = rank_positions(fused)
+        if self.reranker is not None and order and self.rerank_depth:
+            order, fused = self.rerank(query, order, fused, rerank_depth or self.rerank_depth)
         if self.per_group:
             order = diversify(order, self.list_group, self.per_group, limit=shown)
         return [(p, fused[p]) for p in order], lexical, dense
+
+    def rerank(self, query: Query, order: list[int], fused: dict[int, float],
+               depth: int) -> tuple[list[int], dict[int, float]]:
+        """The first ``depth`` candidates reordered by the cross-encoder: each scores
+        ``rerank_weight`` times its probability plus the rest times its fused score
+        scaled to 0..1 over those candidates (``blend_scores``); the rest follow in
+        fused order, scored below them."""
+        head, tail = order[:depth], order[depth:]
+        new = [p for p in head if p not in query.reranked]
+        if new:
+            probabilities = self.reranker.scores(query.text, [self.index.passages[p].retrieval_text for p in new])
+            query.reranked.update(zip(new, map(float, probabilities)))
+        blended = rerank_scores(np.array([fused[p] for p in head]), np.array([query.reranked[p] for p in head]),
+                                self.rerank_weight)
+        scored = dict(zip(head, blended.tolist()))
+        head = sorted(head, key=lambda p: -scored[p])
+        floor = min(scored.values())
+        top_tail = max((fused[p] for p in tail), default=0.0) or 1.0
+        scored.update({p: floor * fused[p] / top_tail * 0.99 for p in tail})
+        return head + tail, scored
 
     def list_group(self, position: int) -> tuple[str, str, str]:
         """Passages cut from one list share their document, section and lead-in line."""
@@ -481,7 +555,7 @@ class Answerer:
         ranked, lexical, dense = self.ranked(query, allowed, shown=top_k)
         signals = self.signals(query, lexical, dense, ranked)
         results = self.make_results(query, ranked, lexical, dense, top_k)
-        abstain = should_abstain(signals, self.policy) or not results
+        abstain = self.abstains(signals) or not results
         if authorities and not abstain:
             # A council's own nearest clause is not an answer because the search was
             # restricted to it: it must address the question as a comparison decides.

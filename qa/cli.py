@@ -72,7 +72,10 @@ def render_comparison(comparison: dict) -> str:
     for entry in comparison["authorities"]:
         head = f"== {entry['authority']} ({entry['kind'].replace('_', ' ')}) =="
         if not entry["found"]:
-            lines.append(f"{head}\n   not addressed")
+            lines.append(f"{head}\n   not addressed: {entry.get('reason') or 'no clause answers it'}")
+            if entry.get("nearest"):
+                lines.append("   nearest clause, shown for transparency (not an answer):\n"
+                             + render_result(entry["nearest"]))
             continue
         lines.append(head + "\n" + "\n".join(render_result(r) for r in entry["results"]))
     return "\n\n".join(lines)
@@ -161,13 +164,20 @@ def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from .evaluate_run import run_eval
 
-    report = run_eval(Path(args.file), settings, compare_too=not args.no_compare)
+    if bool(args.file) == bool(args.split):
+        raise UsageError("give a question file or --split NAME (the writers of training/writers.toml)")
+    if args.split:
+        writers, questions = _split_questions(args.split)
+        source = "writers " + ", ".join(w.writer for w in writers)
+    else:
+        source, questions = Path(args.file), None
+    report = run_eval(source, settings, compare_too=not args.no_compare, questions=questions)
     print(json.dumps(report, indent=2) if args.json else report["table"])
     return EXIT_OK
 
 
 def cmd_fit_compare(args: argparse.Namespace, settings: Settings) -> int:
-    from .abstain import DEFAULT_COMPARISON_MODEL
+    from .abstain import DEFAULT_COMPARISON_MODEL, FITTED_COMPARISON_MODEL
     from .evaluate import load_questions
     from .fit_comparison import DEFAULT_C, fit, held_out_decisions, labelled_examples, summary, write_model
     from .service import open_answerer
@@ -180,13 +190,56 @@ def cmd_fit_compare(args: argparse.Namespace, settings: Settings) -> int:
     c = DEFAULT_C if args.c is None else args.c
     examples = labelled_examples(answerer, [q for path in paths for q in load_questions(path)])
     held_out = summary(examples, held_out_decisions(examples, c))
-    model = fit(examples, c)
-    out = Path(args.out) if args.out else DEFAULT_COMPARISON_MODEL
+    from index.embed import TRAINED_MODEL_DIR, fingerprint_model_dir
+
+    trained = (TRAINED_MODEL_DIR / "config.json").is_file() and \
+        answerer.embedder.fingerprint == fingerprint_model_dir(TRAINED_MODEL_DIR)
+    model = fit(examples, c, encoder=answerer.embedder.fingerprint if trained else "")
+    out = Path(args.out) if args.out else FITTED_COMPARISON_MODEL if trained else DEFAULT_COMPARISON_MODEL
     write_model(model, out, paths, c, held_out)
     print(f"{held_out['addressing']} addressing and {held_out['silent']} silent councils; left out one "
           f"question at a time, found {held_out['found_when_addressing']:.3f} of the addressing and "
           f"{held_out['found_when_silent']:.3f} of the silent ones")
     print(f"wrote {out}:\n" + out.read_text(encoding="utf-8"))
+    return EXIT_OK
+
+
+def _split_questions(splits: Sequence[str]):
+    from .training_data import load_writers
+
+    writers = load_writers(splits=tuple(splits))
+    if not writers:
+        raise UsageError(f"training/writers.toml names no writer in {', '.join(splits)}")
+    return writers, [q for w in writers for q in w.questions]
+
+
+def cmd_fit_abstention(args: argparse.Namespace, settings: Settings) -> int:
+    from .abstain import DEFAULT_ABSTENTION_MODEL
+    from .fit_abstention import DEFAULT_C, fit, labelled_examples, summary, write_model
+    from .service import open_answerer
+
+    writers, questions = _split_questions(args.split or ["calibration"])
+    answerer = open_answerer(settings)
+    examples = labelled_examples(answerer, questions)
+    c = DEFAULT_C if args.c is None else args.c
+    model = fit(examples, c, encoder=answerer.embedder.fingerprint)
+    fitted = summary(model, examples)
+    out = Path(args.out) if args.out else DEFAULT_ABSTENTION_MODEL
+    write_model(model, out, [w.writer for w in writers], c, fitted)
+    print(f"wrote {out}:\n" + out.read_text(encoding="utf-8"))
+    return EXIT_OK
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from .train import MODELS_DIR, STAGES, EncoderTraining, run_training
+
+    models_dir = Path(args.out) if args.out else MODELS_DIR
+    defaults = EncoderTraining()
+    encoder = EncoderTraining(epochs=args.epochs or defaults.epochs,
+                              seed=defaults.seed if args.seed is None else args.seed)
+    run_training(models_dir=models_dir, stages=args.stage or STAGES, encoder_settings=encoder,
+                 progress=lambda line: print(line, flush=True))
+    print(f"Wrote {models_dir}. Rebuild the index with the new encoder: protocol-qa ingest")
     return EXIT_OK
 
 
@@ -241,7 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_compare)
 
     p = sub.add_parser("eval", parents=[common], help="score a question file (success@k, MRR, abstention, coverage)")
-    p.add_argument("file", metavar="FILE.jsonl")
+    p.add_argument("file", metavar="FILE.jsonl", nargs="?")
+    p.add_argument("--split", action="append", metavar="SPLIT",
+                   help="score the writers of this split instead of a file (repeatable)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-compare", action="store_true", help="skip the comparison metrics")
     p.set_defaults(run=cmd_eval)
@@ -253,6 +308,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--c", type=float, metavar="C",
                    help="inverse regularisation strength (default: qa.fit_comparison.DEFAULT_C)")
     p.set_defaults(run=cmd_fit_compare)
+
+    p = sub.add_parser("fit-abstention", parents=[common],
+                       help="fit the abstention decision on writers' answerable and off-topic questions")
+    p.add_argument("--split", action="append", default=None, metavar="SPLIT",
+                   help="writers' split to fit on (repeatable; default: calibration)")
+    p.add_argument("--out", metavar="PATH", help="where to write the weights (default: qa/data/abstention_model.toml)")
+    p.add_argument("--c", type=float, metavar="C", help="inverse regularisation strength")
+    p.set_defaults(run=cmd_fit_abstention)
+
+    p = sub.add_parser("train", parents=[common],
+                       help="fine-tune the encoder on the train writers' labelled questions (training/)")
+    p.add_argument("--out", metavar="DIR", help="where to write the models (default: models/)")
+    p.add_argument("--stage", action="append", choices=["encoder", "reranker", "decisions"],
+                   help="only this stage (repeatable; default: all three, in order)")
+    p.add_argument("--epochs", type=int, metavar="N", help="the encoder's passes over its training triplets")
+    p.add_argument("--seed", type=int, metavar="N", help="random seed (default: qa.train.EncoderTraining.seed)")
+    p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("bench", parents=[common], help="measure latency, throughput, memory and size against a naive baseline")
     p.add_argument("--passages", type=int, default=100_000, metavar="N", help="synthetic corpus size (default 100000)")

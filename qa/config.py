@@ -64,3 +64,46 @@ def _switch(env, name: str, *, default: bool) -> bool:
     if raw in ("0", "off", "false", "no"):
         return False
     raise ValueError(f"{name} must be on or off, got {env.get(name)!r}")
+
+
+PIPELINE_FILE = Path(__file__).parent / "data" / "pipeline.toml"
+PROFILES = ("learned", "hand")
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """The answering pipeline's tuned settings; defaults come from ``qa/data/pipeline.toml``,
+    where each value says how it was chosen. See :class:`qa.answer.Answerer` for their meaning."""
+
+    mode: str
+    dense_weight: float
+    rrf_weight: float
+    synonym_sets: bool
+    expansion_weight: float
+    corpus_wording: bool
+    rerank_depth: int
+    rerank_weight: float
+    compare_rerank_depth: int
+
+    def __post_init__(self) -> None:
+        for name in ("dense_weight", "rrf_weight", "expansion_weight", "rerank_weight"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {value}")
+        for name in ("rerank_depth", "compare_rerank_depth"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+
+
+def load_pipeline(profile: str, path: Path = PIPELINE_FILE) -> PipelineSettings:
+    """One profile of ``path``; an error names the file, the profile and the field."""
+    import tomllib
+
+    if profile not in PROFILES:
+        raise ValueError(f"unknown pipeline profile {profile!r}; use one of {', '.join(PROFILES)}")
+    try:
+        table = tomllib.loads(Path(path).read_text(encoding="utf-8"))[profile]
+        return PipelineSettings(**table)
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: profile [{profile}] is not usable ({exc}); restore the file from the "
+                         "repository") from exc

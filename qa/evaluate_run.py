@@ -13,14 +13,14 @@ from .ranking import FusionMode
 MODES = (FusionMode.LEXICAL, FusionMode.DENSE, FusionMode.RRF, FusionMode.CONVEX, FusionMode.BLEND)
 
 
-def evaluate_answerer(answerer: Answerer, path: Path, *, compare_too: bool = True) -> dict:
+def evaluate_answerer(answerer: Answerer, path, *, compare_too: bool = True, questions=None) -> dict:
     """Scores of every fusion mode (the answerer's own mode last, as 'fused'), and
-    the comparison metrics of its own mode."""
-    questions = load_questions(path)
+    the comparison metrics of its own mode. ``questions``, when given, are
+    scored instead of the file ``path`` (which then only names them)."""
+    questions = load_questions(path) if questions is None else list(questions)
     rows = {}
     for mode in MODES:
-        variant = Answerer(answerer.index, answerer.embedder, mode=mode,
-                           dense_weight=answerer.dense_weight, policy=answerer.policy)
+        variant = answerer.variant(mode=mode)
         answers = [variant.ask(q.question, top_k=10).to_dict() for q in questions]
         rows[mode.value] = score_answers(questions, answers).to_dict()
     report = {"file": str(path), "questions": len(questions), "modes": rows, "chosen": answerer.mode.value}
@@ -51,9 +51,9 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def run_eval(path: Path, settings: Settings, *, compare_too: bool = True) -> dict:
+def run_eval(path, settings: Settings, *, compare_too: bool = True, questions=None) -> dict:
     from .service import open_answerer
 
-    if not Path(path).exists():
+    if questions is None and not Path(path).exists():
         raise FileNotFoundError(f"no question file at {path}")
-    return evaluate_answerer(open_answerer(settings), Path(path), compare_too=compare_too)
+    return evaluate_answerer(open_answerer(settings), path, compare_too=compare_too, questions=questions)

@@ -60,7 +60,7 @@ def _matrix(examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def fit(examples: Sequence[Example], c: float = DEFAULT_C) -> ComparisonModel:
+def fit(examples: Sequence[Example], c: float = DEFAULT_C, *, encoder: str = "") -> ComparisonModel:
     """A logistic regression over :data:`~qa.abstain.FEATURE_NAMES`."""
     counts = Counter(e.addresses for e in examples)
     if counts[True] == 0 or counts[False] == 0:
@@ -71,7 +71,8 @@ def fit(examples: Sequence[Example], c: float = DEFAULT_C) -> ComparisonModel:
     x, y = _matrix(examples)
     regression = LogisticRegression(C=c, class_weight="balanced", max_iter=10_000).fit(x, y)
     return ComparisonModel(float(regression.intercept_[0]),
-                           {name: float(w) for name, w in zip(FEATURE_NAMES, regression.coef_[0])})
+                           {name: float(w) for name, w in zip(FEATURE_NAMES, regression.coef_[0])},
+                           encoder=encoder)
 
 
 def held_out_decisions(examples: Sequence[Example], c: float = DEFAULT_C) -> list[bool]:

@@ -211,3 +211,17 @@ def blend_scores(convex: np.ndarray, rrf: np.ndarray, *, rrf_weight: float = 0.4
 def top_positions(scores: Mapping[int, float], n: int) -> list[int]:
     """The first ``n`` of :func:`rank_positions`, without sorting every candidate."""
     return heapq.nsmallest(n, scores, key=lambda position: (-scores[position], position))
+
+
+def rerank_scores(fused: np.ndarray, probabilities: np.ndarray, weight: float) -> np.ndarray:
+    """``weight`` times the reranker's probability plus ``1 - weight`` times the
+    fused score scaled to 0..1 over the same candidates (min-max; all 1 when
+    they tie). The two are on different scales, so the fused one is scaled to
+    the probabilities' range; the weight was chosen on the validation writers
+    (docs/learning.md)."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"rerank weight must be between 0 and 1, got {weight}")
+    fused = np.asarray(fused, dtype=np.float64)
+    span = float(fused.max() - fused.min()) if fused.size else 0.0
+    scaled = (fused - fused.min()) / span if span > 0 else np.ones_like(fused)
+    return weight * np.asarray(probabilities, dtype=np.float64) + (1.0 - weight) * scaled

@@ -16,7 +16,8 @@ def subcommands() -> list[str]:
 
 
 def test_cli_has_the_design_subcommands():
-    assert subcommands() == ["ask", "bench", "compare", "eval", "fit-compare", "ingest", "passages"]
+    assert subcommands() == ["ask", "bench", "compare", "eval", "fit-abstention", "fit-compare", "ingest", "passages",
+                             "train"]
 
 
 @pytest.mark.parametrize("command", subcommands())

@@ -25,10 +25,15 @@ def test_each_council_shows_its_own_copy_of_a_shared_clause(answerer):
     assert ids[0] != ids[1]
 
 
-def test_a_silent_council_is_not_addressed(answerer):
+def test_a_silent_council_is_not_addressed_and_says_why_with_its_nearest_clause(answerer):
     entries = {e.authority: e for e in compare(answerer, GIFTS).authorities}
-    assert not entries["Bexley Test Council"].found
-    assert entries["Bexley Test Council"].results == []
+    silent = entries["Bexley Test Council"]
+    assert not silent.found and silent.results == []
+    assert silent.reason and silent.nearest is not None
+    assert silent.nearest.passage.authority == "Bexley Test Council"
+    data = silent.to_dict()
+    assert data["reason"] == silent.reason and data["nearest"]["authority"] == "Bexley Test Council"
+    assert "reason" not in entries["Ashford Test Council"].to_dict()
 
 
 def test_off_topic_question_is_addressed_by_nobody(answerer):
@@ -49,7 +54,10 @@ def test_empty_question_lists_every_authority_unaddressed(answerer):
 def test_json_shape(answerer):
     data = compare(answerer, GIFTS).to_dict()
     assert set(data) == {"question", "authorities"}
-    assert set(data["authorities"][0]) == {"authority", "document", "kind", "found", "results"}
+    assert all(set(e) == {"authority", "document", "kind", "found", "results"}
+               for e in data["authorities"] if e["found"])
+    assert all(set(e) == {"authority", "document", "kind", "found", "results", "reason", "nearest"}
+               for e in data["authorities"] if not e["found"])
     assert all(len(entry["results"]) <= 3 for entry in data["authorities"])
 
 
@@ -58,7 +66,7 @@ def test_exports_carry_full_citations(answerer):
     rows = list(csv.DictReader(io.StringIO(to_csv([comparison]))))
     found = [r for r in rows if r["found"] == "addressed"]
     assert found and all(r["authority"] and r["document"] and r["status"] and r["clause"] for r in found)
-    assert any(r["found"] == "not addressed" and r["authority"] == "Bexley Test Council" for r in rows)
+    assert any(r["found"].startswith("not addressed: ") and r["authority"] == "Bexley Test Council" for r in rows)
     markdown = to_markdown([comparison])
     assert "### Bexley Test Council" in markdown and "Not addressed" in markdown
     assert "clause 3" in markdown

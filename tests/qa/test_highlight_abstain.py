@@ -62,10 +62,9 @@ ALWAYS = ComparisonModel(intercept=10.0, weights={"evidence": 0.0})
 
 
 def test_the_fitted_model_separates_a_close_council_from_a_far_one():
-    overall = signals(dense_top=0.8)
-    assert addresses_question(signals(dense_top=0.78), overall, features())
+    assert addresses_question(signals(dense_top=0.78), features())
     far = features(evidence=0.55, gap=0.45, similarity=0.40, corpus_rank=100, lexical_strength=0.1)
-    assert not addresses_question(signals(dense_top=0.5, coverage=0.2), overall, far)
+    assert not addresses_question(signals(dense_top=0.5, coverage=0.2), far)
 
 
 @pytest.mark.parametrize("name, low, high", [
@@ -78,17 +77,15 @@ def test_each_feature_of_the_fitted_model_pulls_the_way_it_should(name, low, hig
 
 
 def test_a_clause_lacking_the_subject_and_unlike_the_best_authority_s_does_not_address_it():
-    overall, own = signals(dense_top=0.8), signals(dense_top=0.62, coverage=0.36)
-    assert addresses_question(own, overall, features(), model=ALWAYS)
-    assert not addresses_question(own, overall, features(coverage_gap=0.64, similarity=0.43), model=ALWAYS)
-    assert addresses_question(own, overall, features(coverage_gap=0.64, similarity=0.80), model=ALWAYS)  # says the same thing
-    assert addresses_question(own, overall, features(coverage_gap=0.14, similarity=0.43), model=ALWAYS)  # as many of the words
+    own = signals(dense_top=0.62, coverage=0.36)
+    assert addresses_question(own, features(), model=ALWAYS)
+    assert not addresses_question(own, features(coverage_gap=0.64, similarity=0.43), model=ALWAYS)
+    assert addresses_question(own, features(coverage_gap=0.64, similarity=0.80), model=ALWAYS)  # says the same thing
+    assert addresses_question(own, features(coverage_gap=0.14, similarity=0.43), model=ALWAYS)  # as many of the words
 
 
-def test_no_authority_addresses_an_off_topic_question():
-    off_topic = signals(dense_top=0.2, coverage=0.0)
-    assert not addresses_question(signals(), off_topic, features(), model=ALWAYS)
-    assert not addresses_question(signals(dense_top=0.1), signals(), features(), model=ALWAYS)  # nothing near
+def test_no_authority_addresses_a_question_with_nothing_near():
+    assert not addresses_question(signals(dense_top=0.1), features(), model=ALWAYS)
 
 
 def test_the_model_scores_a_weighted_sum_with_the_rank_as_its_logarithm():

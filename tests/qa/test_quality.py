@@ -1,6 +1,8 @@
-"""Retrieval quality on the development questions with the real model: a
-regression guard at the figures measured and recorded in the README."""
+"""Retrieval quality with the real models: a regression guard against the
+figures recorded in ``eval/baseline.toml`` (measured with the shipped
+configuration; ``protocol-qa eval`` prints the same)."""
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,9 @@ from qa.evaluate import load_questions, score_answers, score_comparisons
 ROOT = Path(__file__).resolve().parents[2]
 DEV = ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"
 OWN = ROOT / "eval" / "questions.jsonl"
+BASELINE = tomllib.loads((ROOT / "eval" / "baseline.toml").read_text(encoding="utf-8"))
+HIGHER = ("success_at_1", "success_at_5", "mrr_at_10", "abstention_accuracy", "coverage")
+LOWER = ("false_abstention", "false_coverage")
 
 pytestmark = pytest.mark.slow
 
@@ -20,39 +25,40 @@ def answers(answerer, questions):
     return [answerer.ask(q.question, top_k=10).to_dict() for q in questions]
 
 
-@pytest.mark.skipif(not DEV.exists(), reason="../shared/eval is not beside the project")
-def test_development_questions(real_answerer):
-    questions = load_questions(DEV)
-    scores = score_answers(questions, answers(real_answerer, questions))
-    # Measured 0.957 and 0.855 (README "Retrieval quality"): the issue's targets
-    # are 0.95 and 0.85; MRR keeps a little room for a rank-1 clause tied with another.
-    assert scores.success_at_5 >= 0.95, scores.misses
-    assert scores.mrr_at_10 >= 0.84, scores.misses
-    assert scores.abstention_accuracy == 1.0, scores.misses
-    assert scores.false_abstention <= 1 / 23, scores.misses
-    shown = [compare(real_answerer, q.question).to_dict() for q in questions]
-    # Each council is shown its own clauses, never another council's copy of them.
-    assert all(result["authority"] == entry["authority"]
-               for comparison in shown for entry in comparison["authorities"] for result in entry["results"])
-    comparisons = score_comparisons(questions, shown)
-    # Measured coverage 0.935 over 46 councils, false coverage 0.000 over 10 (target 0.1).
-    assert comparisons.coverage >= 0.9 and comparisons.false_coverage <= 0.1, comparisons.misses
+def measured(answerer, questions) -> dict[str, float]:
+    scores = score_answers(questions, answers(answerer, questions)).to_dict()
+    comparisons = [compare(answerer, q.question).to_dict() for q in questions]
+    scores.update(score_comparisons(questions, comparisons).to_dict())
+    return scores
 
 
-def test_own_questions(real_answerer):
-    questions = load_questions(OWN)
-    scores = score_answers(questions, answers(real_answerer, questions))
-    # o18-o149 and n25-n134 were each added before the changes of a session, untuned;
-    # o56-o149 and n63-n134 were written by a second author (see README): measured
-    # success@5 0.819, 126 of 134 off-topic questions abstain, 12 of 149 answerable ones abstain.
-    assert scores.abstention_accuracy >= 126 / 134, scores.misses
-    assert scores.success_at_5 >= 0.81, scores.misses
-    assert scores.false_abstention <= 12 / 149, scores.misses
-    comparisons = score_comparisons(questions, [compare(real_answerer, q.question).to_dict() for q in questions])
-    # Measured coverage 0.664 over 458 councils and false coverage 0.089 over 237
-    # (targets 0.9 and 0.1: coverage is short of its target, README "Comparison").
-    assert comparisons.coverage >= 0.66, comparisons.misses
-    assert comparisons.false_coverage <= 21 / 237, comparisons.misses
+def slack(questions, metric: str) -> float:
+    """One question's worth (or one council's, for the comparison figures): a
+    figure may move by that much between machines (bfloat16 kernels) but no more."""
+    answerable = sum(q.kind != "none" for q in questions)
+    counts = {"abstention_accuracy": len(questions) - answerable,
+              "coverage": sum(len({e.authority for e in q.expect}) for q in questions if q.kind == "multi"),
+              "false_coverage": sum(len(q.silent) for q in questions)}
+    return 1.0 / max(counts.get(metric, answerable), 1) + 1e-9
+
+
+@pytest.mark.parametrize("name, path", [
+    pytest.param("dev", DEV, marks=pytest.mark.skipif(not DEV.exists(), reason="../shared/eval is not beside the project")),
+    ("own", OWN),
+])
+def test_quality_holds_at_the_committed_baseline(real_answerer, name, path):
+    questions = load_questions(path)
+    scores = measured(real_answerer, questions)
+    baseline = BASELINE[name]
+    worse = {m: (round(scores[m], 3), baseline[m]) for m in HIGHER if scores[m] < baseline[m] - slack(questions, m)}
+    worse |= {m: (round(scores[m], 3), baseline[m]) for m in LOWER if scores[m] > baseline[m] + slack(questions, m)}
+    assert not worse, f"{name}: worse than eval/baseline.toml (measured, baseline): {worse}"
+
+
+def test_each_council_is_shown_its_own_clauses(real_answerer):
+    for question in load_questions(DEV if DEV.exists() else OWN)[:25]:
+        for entry in compare(real_answerer, question.question).to_dict()["authorities"]:
+            assert all(result["authority"] == entry["authority"] for result in entry["results"]), question.id
 
 
 def test_the_coverage_matrix_decides_as_a_comparison_does(real_answerer):

@@ -1,0 +1,110 @@
+"""The rerank stage: a cross-encoder reads the question and each fused candidate together.
+
+The bi-encoder and BM25 score a question and a clause apart; a cross-encoder
+reads them as one text, so it sees which words of the question the clause
+actually answers. It is slower per clause, so it reorders only the first
+candidates of the fused ranking (``rerank_depth`` in ``qa/data/pipeline.toml``). The model is
+trained by ``protocol-qa train`` (see :mod:`qa.train`) from all-MiniLM-L6-v2's
+transformer and kept in ``models/reranker``; nothing is downloaded. It runs
+as an ONNX export made on first use and cached beside the encoder's
+(:func:`index.onnx_encoder.cached_onnx_model`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .config import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+RERANKER_DIR = PROJECT_ROOT / "models" / "reranker"
+MAX_LENGTH = 192  # word pieces of question and clause together, as trained (qa.train.RerankerTraining)
+
+
+class Reranker:
+    """A cross-encoder scoring (question, passage) pairs; higher is a better answer.
+
+    ``scores`` returns probabilities (the logistic of the model's logit), so
+    they serve as an abstention signal as well as an order. ``runtime`` is
+    ``"openvino"`` (bfloat16 where the CPU has it natively) or ``"onnxruntime"``.
+    """
+
+    def __init__(self, model_dir: Path = RERANKER_DIR, *, threads: int | None = None, runtime: str = "auto",
+                 cache_dir: Path | None = None) -> None:
+        from tokenizers import Tokenizer
+
+        from index.embed import fingerprint_model_dir
+        from index.onnx_encoder import _OpenVinoSession, _usable_cpus, cached_onnx_model, openvino_has_bfloat16
+
+        model_dir = Path(model_dir)
+        if not (model_dir / "config.json").is_file():
+            raise RuntimeError(f"no reranker in {model_dir}: run 'protocol-qa train', or set "
+                               "PROTOCOL_QA_RERANK=off to answer without one")
+        self.model_dir = model_dir
+        self.fingerprint = fingerprint_model_dir(model_dir)
+        path = cached_onnx_model(model_dir, self.fingerprint, quantize=False, cache_dir=cache_dir, head="score")
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(MAX_LENGTH, strategy="only_second")
+        # Every usable core: ten pairs take 37 ms on OpenVINO with two threads against 65 ms with one.
+        threads = threads or _usable_cpus()
+        if runtime == "auto":
+            runtime = "openvino" if openvino_has_bfloat16() else "onnxruntime"
+        if runtime == "openvino":
+            self._session = _OpenVinoSession(path, threads)
+        else:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def scores(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        encodings = self._tokenizer.encode_batch([(question, text) for text in texts])
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        segments = np.zeros_like(ids)
+        for row, e in enumerate(encodings):
+            ids[row, :len(e.ids)] = e.ids
+            mask[row, :len(e.ids)] = 1
+            segments[row, :len(e.ids)] = e.type_ids
+        logits = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": segments})[0]
+        return (1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64).reshape(-1)))).astype(np.float32)
+
+
+def rerank_enabled(environ=None) -> bool:
+    """``PROTOCOL_QA_RERANK`` (on by default; ``off`` answers from the fused order alone)."""
+    raw = ((environ if environ is not None else os.environ).get("PROTOCOL_QA_RERANK") or "on").strip().lower()
+    if raw in ("1", "on", "true", "yes"):
+        return True
+    if raw in ("0", "off", "false", "no"):
+        return False
+    raise ValueError(f"PROTOCOL_QA_RERANK must be on or off, got {raw!r}")
+
+
+def load_reranker(model_dir: Path = RERANKER_DIR, *, encoder: str = "") -> Reranker | None:
+    """The project's reranker, or None when it has none, it is turned off, or it
+    was trained on the candidates of an encoder other than ``encoder`` (the
+    fingerprint in its ``training.json``)."""
+    model_dir = Path(model_dir)
+    if not rerank_enabled() or not (model_dir / "config.json").is_file():
+        return None
+    try:
+        trained_with = json.loads((model_dir / "training.json").read_text(encoding="utf-8")).get("encoder", "")
+    except (OSError, ValueError):
+        trained_with = ""
+    if encoder and trained_with and trained_with != encoder:
+        log.info("reranker in %s was trained with encoder %s, not %s: not used", model_dir, trained_with, encoder)
+        return None
+    return Reranker(model_dir)

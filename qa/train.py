@@ -1,0 +1,390 @@
+"""``protocol-qa train``: domain-adapt the sentence encoder on the writers' labelled questions.
+
+The encoder starts from the packaged all-MiniLM-L6-v2 and is fine-tuned with
+sentence-transformers' ``MultipleNegativesRankingLoss`` (in-batch negatives,
+van den Oord et al. 2018's InfoNCE as used by Henderson et al. 2017) on
+(question, answering passage, mined hard negative) triplets:
+
+- positives are the passages that match a question's labels (see
+  :mod:`qa.training_data`), as the index embeds them (heading path and clause);
+- a hard negative is drawn, with a fixed seed, from the base model's own
+  ranks ``HARD_NEGATIVE_RANKS`` for the question, leaving out the question's
+  positives and every near copy of them (other councils' versions of the same
+  clause, which a writer may have missed and which would teach the model to
+  push a right answer away);
+- the batch sampler never puts one passage twice in a batch, for the same reason.
+
+Only ``train`` writers are used; ``validation`` writers choose between runs
+(``protocol-qa eval``), ``test`` writers are never seen. The result is written
+to ``models/encoder`` in half precision (the weights of a 22-million-parameter
+model in 45 MB; vectors within cosine 0.9999 of float32), with the
+tokenizer and configuration the loaders need.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ingest.passage import Passage
+
+from .config import PROJECT_ROOT
+from .evaluate import normalise
+from .training_data import TRAINING_DIR, LabelledQuestion, label_writers, load_writers, training_passages
+
+log = logging.getLogger(__name__)
+
+MODELS_DIR = PROJECT_ROOT / "models"
+ENCODER_DIR = MODELS_DIR / "encoder"
+
+# Ranks of the base model's ranking a hard negative is drawn from: below the
+# first few (where an unlabelled answer is likeliest), above the tail (too easy).
+HARD_NEGATIVE_RANKS = (3, 30)
+# Word overlap (Jaccard, normalised words) above which a passage counts as a
+# copy of a positive and is never used as a negative.
+COPY_OVERLAP = 0.5
+# At most this many positives per question, so that a clause copied in five
+# councils does not weigh five times as much as a clause found in one.
+MAX_POSITIVES = 3
+
+
+def _fast_bfloat16() -> bool:
+    from index.embed import cpu_has_fast_bfloat16
+
+    return cpu_has_fast_bfloat16()
+
+
+@dataclass(frozen=True)
+class EncoderTraining:
+    """Settings of one fine-tuning run (defaults: README "Training", chosen on the validation writers)."""
+
+    epochs: int = 2
+    batch_size: int = 32
+    learning_rate: float = 3e-5
+    warmup_ratio: float = 0.1
+    # Training reads the first 128 word pieces of a passage (serving reads 256):
+    # with bfloat16 that trains 12.5 triplets/s against 2.4 at 256 in float32
+    # on the 2-core machine, measured on 96 triplets.
+    max_seq_length: int = 128
+    seed: int = 13
+    bf16: bool = field(default_factory=_fast_bfloat16)
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError(f"epochs must be >= 1 and batch_size >= 2, got {self.epochs} and {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class Triplet:
+    question: str
+    positive: str
+    negative: str
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(normalise(text).split())
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def mine_triplets(labelled: Sequence[LabelledQuestion], passages: Sequence[Passage], embedder, *,
+                  seed: int = 13, ranks: tuple[int, int] = HARD_NEGATIVE_RANKS) -> list[Triplet]:
+    """(question, positive, hard negative) triplets for every answerable labelled question."""
+    usable = [item for item in labelled if item.answerable and item.positives]
+    if not usable:
+        raise ValueError("no answerable question matches a passage: nothing to train on")
+    texts = [p.retrieval_text for p in passages]
+    words = [_words(p.text) for p in passages]
+    passage_vectors = embedder.encode(texts, batch_size=64)
+    question_vectors = embedder.encode([item.question.question for item in usable], batch_size=64)
+    order = np.argsort(-(question_vectors @ passage_vectors.T), axis=1)[:, : ranks[1]]
+    rng = random.Random(seed)
+    triplets = []
+    for item, ranking in zip(usable, order):
+        positives = set(item.positives)
+        pool = [int(p) for p in ranking[ranks[0]:] if int(p) not in positives
+                and all(_overlap(words[int(p)], words[q]) < COPY_OVERLAP for q in positives)]
+        chosen = list(item.positives)
+        rng.shuffle(chosen)
+        for positive in chosen[:MAX_POSITIVES]:
+            negative = rng.choice(pool) if pool else rng.randrange(len(passages))
+            triplets.append(Triplet(item.question.question, texts[positive], texts[negative]))
+    rng.shuffle(triplets)
+    return triplets
+
+
+def train_encoder(triplets: Sequence[Triplet], destination: Path, settings: EncoderTraining = EncoderTraining(),
+                  *, base_dir: Path | None = None) -> dict:
+    """Fine-tune the base encoder on ``triplets`` and save it to ``destination``; returns a summary."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("WANDB_DISABLED", "true")
+    import torch
+    from datasets import Dataset
+    from sentence_transformers import (SentenceTransformer, SentenceTransformerTrainer,
+                                       SentenceTransformerTrainingArguments)
+    from sentence_transformers.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.training_args import BatchSamplers
+
+    from index.embed import packaged_model_dir
+
+    base_dir = Path(base_dir) if base_dir else packaged_model_dir()
+    random.seed(settings.seed)
+    np.random.seed(settings.seed)
+    torch.manual_seed(settings.seed)
+    model = SentenceTransformer(str(base_dir), device="cpu", local_files_only=True)
+    model.max_seq_length = settings.max_seq_length
+    dataset = Dataset.from_dict({
+        "anchor": [t.question for t in triplets],
+        "positive": [t.positive for t in triplets],
+        "negative": [t.negative for t in triplets],
+    })
+    work = destination.parent / f".{destination.name}-work"
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(work), num_train_epochs=settings.epochs,
+        per_device_train_batch_size=settings.batch_size, learning_rate=settings.learning_rate,
+        warmup_ratio=settings.warmup_ratio, seed=settings.seed, data_seed=settings.seed,
+        batch_sampler=BatchSamplers.NO_DUPLICATES, save_strategy="no", logging_steps=20,
+        report_to=[], use_cpu=True, dataloader_num_workers=0, bf16=settings.bf16,
+    )
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset,
+                                         loss=MultipleNegativesRankingLoss(model))
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    save_half_precision(model, destination)
+    shutil.rmtree(work, ignore_errors=True)
+    summary = {"triplets": len(triplets), "seconds": round(seconds, 1), **settings.__dict__}
+    (destination / "training.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+RERANKER_DIR = MODELS_DIR / "reranker"
+# Negatives per positive for the reranker, drawn from the encoder's ranks
+# ``HARD_NEGATIVE_RANKS`` (copies of a positive left out, as for the encoder).
+RERANK_NEGATIVES = 3
+# Nearest clauses of each off-topic (``none``) question, all negatives.
+OFF_TOPIC_NEGATIVES = 3
+
+
+@dataclass(frozen=True)
+class RerankerTraining:
+    """Settings of one cross-encoder run."""
+
+    epochs: int = 1
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    warmup_ratio: float = 0.1
+    max_length: int = 192
+    seed: int = 13
+    bf16: bool = field(default_factory=_fast_bfloat16)
+
+
+@dataclass(frozen=True)
+class RerankPair:
+    question: str
+    passage: str
+    label: float
+
+
+def mine_rerank_pairs(labelled: Sequence[LabelledQuestion], passages: Sequence[Passage], embedder, *,
+                      seed: int = 13, negatives: int = RERANK_NEGATIVES,
+                      ranks: tuple[int, int] = (0, 30)) -> list[RerankPair]:
+    """(question, passage, 1 or 0) pairs: each positive, and ``negatives`` of the
+    encoder's best-ranked non-answers per positive (never a copy of a positive);
+    for an off-topic question, its :data:`OFF_TOPIC_NEGATIVES` nearest clauses."""
+    usable = [item for item in labelled if item.positives or not item.answerable]
+    texts = [p.retrieval_text for p in passages]
+    words = [_words(p.text) for p in passages]
+    passage_vectors = embedder.encode(texts, batch_size=64)
+    question_vectors = embedder.encode([item.question.question for item in usable], batch_size=64)
+    order = np.argsort(-(question_vectors @ passage_vectors.T), axis=1)[:, ranks[0]: ranks[1]]
+    rng = random.Random(seed)
+    pairs = []
+    for item, ranking in zip(usable, order):
+        if not item.answerable:
+            # An off-topic question's nearest clauses answer nothing: the reranker
+            # learns that a shared word is not an answer, which abstention reads.
+            pairs.extend(RerankPair(item.question.question, texts[int(p)], 0.0) for p in ranking[:OFF_TOPIC_NEGATIVES])
+            continue
+        positives = set(item.positives)
+        pool = [int(p) for p in ranking if int(p) not in positives
+                and all(_overlap(words[int(p)], words[q]) < COPY_OVERLAP for q in positives)]
+        chosen = list(item.positives)
+        rng.shuffle(chosen)
+        chosen = chosen[:MAX_POSITIVES]
+        for positive in chosen:
+            pairs.append(RerankPair(item.question.question, texts[positive], 1.0))
+        # The hardest negatives first, a few random ones from further down for breadth.
+        hard = pool[: negatives * len(chosen)]
+        for negative in hard:
+            pairs.append(RerankPair(item.question.question, texts[negative], 0.0))
+    rng.shuffle(pairs)
+    return pairs
+
+
+def train_reranker(pairs: Sequence[RerankPair], destination: Path,
+                   settings: RerankerTraining = RerankerTraining(), *, base_dir: Path | None = None,
+                   encoder: str = "") -> dict:
+    """Train a cross-encoder from the base model's transformer on ``pairs``; save it to ``destination``."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    from datasets import Dataset
+    from sentence_transformers.cross_encoder import (CrossEncoder, CrossEncoderTrainer,
+                                                     CrossEncoderTrainingArguments)
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+    from index.embed import packaged_model_dir
+
+    base_dir = Path(base_dir) if base_dir else packaged_model_dir()
+    random.seed(settings.seed)
+    np.random.seed(settings.seed)
+    torch.manual_seed(settings.seed)
+    model = CrossEncoder(str(base_dir), num_labels=1, max_length=settings.max_length, device="cpu",
+                         local_files_only=True)
+    dataset = Dataset.from_dict({"question": [p.question for p in pairs], "passage": [p.passage for p in pairs],
+                                 "label": [p.label for p in pairs]})
+    work = destination.parent / f".{destination.name}-work"
+    args = CrossEncoderTrainingArguments(
+        output_dir=str(work), num_train_epochs=settings.epochs,
+        per_device_train_batch_size=settings.batch_size, learning_rate=settings.learning_rate,
+        warmup_ratio=settings.warmup_ratio, seed=settings.seed, data_seed=settings.seed,
+        save_strategy="no", logging_steps=20, report_to=[], use_cpu=True, dataloader_num_workers=0,
+        bf16=settings.bf16,
+    )
+    positives = sum(1 for p in pairs if p.label > 0)
+    loss = BinaryCrossEntropyLoss(model, pos_weight=torch.tensor((len(pairs) - positives) / max(positives, 1)))
+    trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    save_half_precision(model, destination)
+    shutil.rmtree(work, ignore_errors=True)
+    # ``encoder``: the fingerprint of the encoder whose candidates it was trained
+    # to reorder (qa.rerank.load_reranker uses it with that encoder only).
+    summary = {"pairs": len(pairs), "positives": positives, "seconds": round(seconds, 1), "encoder": encoder,
+               **settings.__dict__}
+    (destination / "training.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+def save_half_precision(model, destination: Path) -> None:
+    """Save a SentenceTransformer with float16 weights (loaders upcast to float32)."""
+    tmp = destination.parent / f".{destination.name}-new"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save(str(tmp))
+    from safetensors.torch import load_file, save_file
+
+    for weights in tmp.rglob("*.safetensors"):
+        tensors = {name: t.half() if t.is_floating_point() else t for name, t in load_file(str(weights)).items()}
+        save_file(tensors, str(weights), metadata={"format": "pt"})
+    for junk in ("README.md",):
+        (tmp / junk).unlink(missing_ok=True)
+    shutil.rmtree(destination, ignore_errors=True)
+    os.replace(tmp, destination)
+
+
+STAGES = ("encoder", "reranker", "decisions")
+
+
+def run_training(*, models_dir: Path = MODELS_DIR, stages: Sequence[str] = STAGES,
+                 encoder_settings: EncoderTraining = EncoderTraining(),
+                 reranker_settings: RerankerTraining = RerankerTraining(),
+                 writers_dir: Path | None = None, progress=print) -> dict:
+    """The whole of ``protocol-qa train``, stage by stage (each reads what the one before wrote):
+
+    1. ``encoder``: fine-tune all-MiniLM-L6-v2 on the ``train`` writers (negatives mined by the packaged model);
+    2. ``reranker``: train the cross-encoder on the same questions, negatives mined by the new encoder;
+    3. ``decisions``: fit the abstention and comparison decisions on the ``calibration``
+       writers, over an index of the training documents built with the new encoder.
+    """
+    from index.embed import fingerprint_model_dir, load_embedder, packaged_model_dir
+
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown training stage(s) {sorted(unknown)}; choose from {', '.join(STAGES)}")
+    kwargs = {"directory": writers_dir} if writers_dir else {}
+    writers = load_writers(splits=("train",), **kwargs)
+    if not writers:
+        raise ValueError("training/writers.toml names no writer in the 'train' split")
+    passages = training_passages()
+    labelled = label_writers(writers, passages)
+    encoder_dir, reranker_dir = models_dir / "encoder", models_dir / "reranker"
+    summary: dict = {"writers": [w.writer for w in writers],
+                     "questions": sum(1 for item in labelled if item.answerable and item.positives)}
+    if "encoder" in stages:
+        base = load_embedder("onnx", purpose="passages", model_dir=packaged_model_dir())
+        triplets = mine_triplets(labelled, passages, base, seed=encoder_settings.seed)
+        progress(f"encoder: {len(triplets)} triplets from {summary['questions']} questions "
+                 f"(writers {', '.join(summary['writers'])})")
+        summary["encoder"] = train_encoder(triplets, encoder_dir, encoder_settings)
+        progress(f"encoder: trained in {summary['encoder']['seconds']:.0f} s, written to {encoder_dir}")
+    encoder = load_embedder("onnx", purpose="passages", model_dir=encoder_dir)
+    if "reranker" in stages:
+        pairs = mine_rerank_pairs(labelled, passages, encoder, seed=reranker_settings.seed)
+        progress(f"reranker: {len(pairs)} pairs")
+        summary["reranker"] = train_reranker(pairs, reranker_dir, reranker_settings,
+                                             encoder=fingerprint_model_dir(encoder_dir))
+        progress(f"reranker: trained in {summary['reranker']['seconds']:.0f} s, written to {reranker_dir}")
+    if "decisions" in stages:
+        summary["decisions"] = fit_decisions(encoder, passages, models_dir=models_dir, reranker_dir=reranker_dir,
+                                             writers_dir=writers_dir, progress=progress)
+    return summary
+
+
+def fit_decisions(encoder, passages: Sequence[Passage], *, models_dir: Path = MODELS_DIR,
+                  reranker_dir: Path | None = None, writers_dir: Path | None = None, progress=print) -> dict:
+    """Fit abstention and the comparison decision on the calibration writers, over
+    an index of ``passages`` built with ``encoder`` (and its reranker, when trained)."""
+    import tempfile
+
+    from index.hybrid import HybridIndex
+    from index.update import update_index
+
+    from . import fit_abstention, fit_comparison
+    from .answer import Answerer
+    from .rerank import Reranker
+
+    kwargs = {"directory": writers_dir} if writers_dir else {}
+    writers = load_writers(splits=("calibration",), **kwargs)
+    if not writers:
+        raise ValueError("training/writers.toml names no writer in the 'calibration' split")
+    questions = [q for w in writers for q in w.questions]
+    names = [w.writer for w in writers]
+    with tempfile.TemporaryDirectory(prefix="protocol-qa-calibration-") as tmp:
+        update_index([PROJECT_ROOT / "corpus", TRAINING_DIR / "documents"], Path(tmp) / "index", encoder,
+                     progress=False)
+        index = HybridIndex.load(Path(tmp) / "index", expected_model_fingerprint=encoder.fingerprint)
+        reranker = Reranker(reranker_dir) if reranker_dir and (reranker_dir / "config.json").is_file() else None
+        answerer = Answerer(index, encoder, abstention=None, reranker=reranker, profile="learned")
+        train = [q for w in load_writers(splits=("train",), **kwargs) for q in w.questions]
+        scope = fit_abstention.fit_scope(encoder, train)
+        scope.save(models_dir / "scope.npz")
+        answerer.scope = scope
+        progress(f"scope: fitted on {len(train)} questions of the train writers")
+        examples = fit_abstention.labelled_examples(answerer, questions)
+        abstention = fit_abstention.fit(examples, encoder=encoder.fingerprint)
+        fitted = fit_abstention.summary(abstention, examples)
+        fit_abstention.write_model(abstention, models_dir / "abstention.toml", names, fit_abstention.DEFAULT_C,
+                                   fitted)
+        progress(f"abstention: fitted on {fitted['answerable']} answerable and {fitted['off_topic']} off-topic "
+                 f"questions of {', '.join(names)}")
+        comparisons = fit_comparison.labelled_examples(answerer, questions)
+        held_out = fit_comparison.summary(comparisons, fit_comparison.held_out_decisions(comparisons))
+        comparison = fit_comparison.fit(comparisons, encoder=encoder.fingerprint)
+        fit_comparison.write_model(comparison, models_dir / "comparison.toml", [Path(n) for n in names],
+                                   fit_comparison.DEFAULT_C, held_out)
+        progress(f"comparison: fitted on {held_out['addressing']} addressing and {held_out['silent']} silent councils")
+    return {"abstention": fitted, "comparison": held_out}

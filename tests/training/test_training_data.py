@@ -1,0 +1,87 @@
+"""Writers' question files: splits by writer, labels tied to passages, and the committed data's own check."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest.passage import Passage
+from qa.evaluate import EvalQuestion, Expectation
+from qa.training_data import SPLITS, TRAINING_DIR, label, load_writers, training_passages
+
+
+def passage(i, authority, text):
+    return Passage(id=f"p{i}", authority=authority, document="Doc", kind="protocol", status="adopted", date="",
+                   attribution="stated", note="", source="doc.txt", section="S", clause=str(i), pages=None,
+                   start=0, end=len(text), text=text)
+
+
+PASSAGES = [
+    passage(0, "Ashford", "Members must not instruct officers to change their professional advice."),
+    passage(1, "Bexley", "Members must not instruct Officers to change their professional advice!"),
+    passage(2, "Ashford", "Gifts worth over £50 must be registered within 28 days."),
+]
+
+
+def question(qid, *expect, kind="multi"):
+    return EvalQuestion(qid, "q?", kind, tuple(Expectation(a, c) for a, c in expect))
+
+
+def test_an_expectation_matches_its_own_council_s_passages_only_after_normalising():
+    [labelled] = label([question("a", ("Ashford", "must not instruct officers to change"))], PASSAGES)
+    assert labelled.positives == (0,) and labelled.unmatched == ()
+    [copy] = label([question("b", ("bexley", "MUST NOT instruct officers, to change"))], PASSAGES)
+    assert copy.positives == (1,)  # authority ignores case; punctuation and case are normalised
+
+
+def test_an_expectation_that_matches_nothing_is_reported_not_dropped():
+    [labelled] = label([question("c", ("Ashford", "gifts worth over £50"), ("Ashford", "a clause nobody wrote"))],
+                       PASSAGES)
+    assert labelled.positives == (2,)
+    assert labelled.unmatched == (Expectation("Ashford", "a clause nobody wrote"),)
+
+
+def write_writers(tmp_path, body):
+    (tmp_path / "questions").mkdir()
+    line = json.dumps({"id": "x1", "question": "q?", "kind": "none", "expect": [], "silent": []})
+    (tmp_path / "questions" / "w1.jsonl").write_text(line + "\n")
+    (tmp_path / "writers.toml").write_text(body)
+
+
+def test_writers_are_loaded_by_split(tmp_path):
+    write_writers(tmp_path, '[writer.w1]\nsplit = "validation"\nrole = "an officer"\n')
+    assert [w.writer for w in load_writers(tmp_path, splits=("validation",))] == ["w1"]
+    assert load_writers(tmp_path, splits=("train",)) == []
+
+
+@pytest.mark.parametrize("body, message", [
+    ('[writer.w1]\nsplit = "shuffled"\n', "writer 'w1' has split 'shuffled'"),
+    ('[writer.w9]\nsplit = "train"\n', "writer 'w9' names .*w9.jsonl, which does not exist"),
+])
+def test_a_bad_writers_file_names_the_writer_and_the_fix(tmp_path, body, message):
+    write_writers(tmp_path, body)
+    with pytest.raises(ValueError, match=message):
+        load_writers(tmp_path)
+
+
+def test_the_committed_splits_keep_each_writer_on_one_side_and_hold_out_validation():
+    writers = load_writers()
+    assert {w.split for w in writers} <= set(SPLITS)
+    assert len({w.writer for w in writers}) == len(writers)
+    ids = [q.id for w in writers for q in w.questions]
+    assert len(ids) == len(set(ids)), "a question id appears in two writers' files"
+    by_split = {split: {w.writer for w in writers if w.split == split} for split in SPLITS}
+    assert by_split["train"] and by_split["calibration"] and by_split["validation"]
+
+
+def test_every_committed_label_matches_a_passage_but_two_lines_that_are_no_clause():
+    # The writers' labels were checked against text copies as they wrote; here they
+    # are tied to the passages ingest cuts. Two quote a document's cover line, which
+    # clean-up keeps out of every passage; any other miss means cutting changed.
+    passages = training_passages()
+    missing = sorted((item.question.id, e.contains) for w in load_writers()
+                     for item in label(w.questions, passages) for e in item.unmatched)
+    assert missing == [("w02-0500", "ADOPTED BY COUNCIL 20 AUGUST 2018"),
+                       ("w05-0066", "Reviewed By Policy & Resources Committee")]
+    assert len({p.authority for p in passages}) == 8
+    assert (TRAINING_DIR / "documents").is_dir()
