@@ -304,6 +304,7 @@ class Answerer:
         self.rerank_depth = settings.rerank_depth if rerank_depth is None else rerank_depth
         self.rerank_weight = settings.rerank_weight if rerank_weight is None else rerank_weight
         self.compare_rerank_depth = settings.compare_rerank_depth
+        self.compare_gate = settings.compare_gate
         if synonym_sets:
             index.lexical.prepare(synonym_set(group) for group in load_vocabulary())
         self.corpus_names = (corpus_names(load_vocabulary(), index.lexical.df, tokenize)
@@ -400,6 +401,13 @@ class Answerer:
             rerank_top=max((query.reranked.get(p, 0.0) for p, _ in ranked[:self.rerank_depth]), default=0.0),
             scope=self.scope.score(query.vectors[0]) if self.scope is not None else 0.0,
         )
+
+    def notes(self, query: Query) -> list[str]:
+        """How the question was read, for the user: the vocabulary's matches
+        only where they shape the ranking (the learned profile ranks without
+        them, so showing them would misdescribe what was done)."""
+        uses_vocabulary = self.synonym_sets or self.expansion_weight > 0 or self.corpus_names is not None
+        return query.notes if uses_vocabulary else []
 
     def abstains(self, signals: AbstentionSignals) -> bool:
         """Whether the documents do not address a question with these signals:
@@ -544,7 +552,7 @@ class Answerer:
             query = self.prepare(text, lexical_text=without_authority_names(text, named) or text)
         else:
             query = self.prepare(text)
-        notes = query.notes
+        notes = self.notes(query)
         if named:
             notes.append("only " + ", ".join(named) + " (named in the question)")
         allowed = self.index.mask(authorities=authorities, kinds=kinds, statuses=statuses)

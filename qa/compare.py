@@ -192,15 +192,20 @@ def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | N
             entries.append(AuthorityEntry(run.name, run.title, run.kind, False, [], run.signals,
                                           reason=reason if results else "its documents have no clause near it",
                                           nearest=results[0] if results else None))
-    return Comparison(question=text, authorities=entries, interpretation=query.notes)
+    return Comparison(question=text, authorities=entries, interpretation=answerer.notes(query))
 
 
 def _decisions(answerer: Answerer, runs: AuthorityRuns, model: ComparisonModel | None,
                wanted: Collection[str] | None) -> Iterator[tuple[_AuthorityRun, tuple[bool, str]]]:
     """Each wanted authority's run (all with None), whether it addresses the question and, if not, why."""
-    # Each council is decided on its own features, never gated on whether the
-    # question as a whole is answered: validation writers, coverage 0.760 with
-    # that gate and 0.829 without, false coverage 0.090 and 0.098 (docs/learning.md).
+    # The learned profile decides each council on its own features; the hand
+    # profile first asks whether the question as a whole is answered
+    # (``compare_gate`` in qa/data/pipeline.toml says why).
+    if answerer.compare_gate and answerer.abstains(runs.overall):
+        for run in runs.runs:
+            if wanted is None or run.name.lower() in wanted:
+                yield run, (False, "the documents as a whole do not appear to address this question")
+        return
     for run, features in zip(runs.runs, runs.features):
         if wanted is None or run.name.lower() in wanted:
             yield run, comparison_decision(run.signals, features, answerer.policy,

@@ -34,7 +34,8 @@ class Settings:
     admin_token: str = field(default="", repr=False)
     top_k: int = 5
     encoder: str = "auto"
-    corpus_wording: bool = True
+    # None: as the pipeline profile says (qa/data/pipeline.toml); the variable overrides it.
+    corpus_wording: bool | None = None
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -48,13 +49,13 @@ class Settings:
             corpus_dir=Path(env.get("PROTOCOL_QA_CORPUS") or DEFAULT_CORPUS_DIR),
             admin_token=env.get("PROTOCOL_QA_ADMIN_TOKEN", ""),
             encoder=env.get("PROTOCOL_QA_ENCODER", "auto"),
-            corpus_wording=_switch(env, "PROTOCOL_QA_CORPUS_WORDING", default=True),
+            corpus_wording=_switch(env, "PROTOCOL_QA_CORPUS_WORDING", default=None),
         )
         given = {key: value for key, value in overrides.items() if value is not None}
         return replace(settings, **given)
 
 
-def _switch(env, name: str, *, default: bool) -> bool:
+def _switch(env, name: str, *, default: bool | None) -> bool | None:
     """An on/off environment variable; anything unrecognised is an error naming it."""
     raw = (env.get(name) or "").strip().lower()
     if not raw:
@@ -84,6 +85,7 @@ class PipelineSettings:
     rerank_depth: int
     rerank_weight: float
     compare_rerank_depth: int
+    compare_gate: bool
 
     def __post_init__(self) -> None:
         for name in ("dense_weight", "rrf_weight", "expansion_weight", "rerank_weight"):

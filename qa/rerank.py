@@ -108,3 +108,13 @@ def load_reranker(model_dir: Path = RERANKER_DIR, *, encoder: str = "") -> Reran
         log.info("reranker in %s was trained with encoder %s, not %s: not used", model_dir, trained_with, encoder)
         return None
     return Reranker(model_dir)
+
+
+def main() -> None:
+    """``python -m qa.rerank``: export the reranker to ONNX now (``make install`` does)."""
+    reranker = load_reranker()
+    print(reranker.model_dir if reranker is not None else "no reranker to export")
+
+
+if __name__ == "__main__":
+    main()

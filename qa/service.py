@@ -23,4 +23,4 @@ def open_answerer(settings: Settings, *, embedder: Embedder | None = None) -> An
     embedder = embedder or load_embedder(settings.encoder, purpose="questions")
     index = HybridIndex.load(Path(settings.index_dir), expected_model_fingerprint=embedder.fingerprint)
     log.debug("loaded index %s with %d passages", settings.index_dir, len(index.passages))
-    return Answerer(index, embedder, corpus_wording=settings.corpus_wording)
+    return Answerer(index, embedder, corpus_wording=settings.corpus_wording)  # None: the profile's

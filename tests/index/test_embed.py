@@ -152,10 +152,10 @@ def test_fake_backend_for_tests_and_quick_runs():
 
 
 def test_lazy_embedder_knows_its_fingerprint_without_loading():
-    from index.embed import LazyEmbedder, fingerprint_model_dir, load_embedder, packaged_model_dir
+    from index.embed import LazyEmbedder, default_model_dir, fingerprint_model_dir, load_embedder
     lazy = load_embedder("torch", purpose="passages", lazy=True)
     assert isinstance(lazy, LazyEmbedder) and not lazy.loaded
-    assert lazy.fingerprint == fingerprint_model_dir(packaged_model_dir()) and lazy.dim == 384
+    assert lazy.fingerprint == fingerprint_model_dir(default_model_dir()) and lazy.dim == 384
 
 
 def test_lazy_embedder_loads_once_on_first_encode():

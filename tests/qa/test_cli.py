@@ -117,7 +117,7 @@ def test_corpus_wording_can_be_switched_off(index_dir, monkeypatch):
     from qa.config import Settings
     from qa.service import open_answerer
 
-    assert Settings.from_env({}).corpus_wording is True
+    assert Settings.from_env({}).corpus_wording is None  # the pipeline profile decides
     assert Settings.from_env({"PROTOCOL_QA_CORPUS_WORDING": "off"}).corpus_wording is False
     settings = Settings.from_env({"PROTOCOL_QA_CORPUS_WORDING": "0"}, index_dir=index_dir)
     answerer = open_answerer(settings)
