@@ -10,7 +10,7 @@ from typing import Collection, Iterator, Sequence
 import numpy as np
 
 from .ranking import group_ranks, lend_to_copies
-from .abstain import (MAX_CORPUS_RANK, AbstentionPolicy, AbstentionSignals, ComparisonFeatures,
+from .abstain import (MAX_CORPUS_RANK, AbstentionSignals, ComparisonFeatures,
                       ComparisonModel, comparison_decision, evidence)
 from .answer import Answerer, Query, Result, clean_question
 

@@ -124,25 +124,31 @@ def mine_triplets(labelled: Sequence[LabelledQuestion], passages: Sequence[Passa
     return triplets
 
 
-def train_encoder(triplets: Sequence[Triplet], destination: Path, settings: EncoderTraining = EncoderTraining(),
-                  *, base_dir: Path | None = None) -> dict:
-    """Fine-tune the base encoder on ``triplets`` and save it to ``destination``; returns a summary."""
+def _start_training(base_dir: Path | None, seed: int) -> Path:
+    """Offline, seeded, and the base model's folder (the packaged model unless given)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("WANDB_DISABLED", "true")
     import torch
+
+    from index.embed import packaged_model_dir
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return Path(base_dir) if base_dir else packaged_model_dir()
+
+
+def train_encoder(triplets: Sequence[Triplet], destination: Path, settings: EncoderTraining = EncoderTraining(),
+                  *, base_dir: Path | None = None) -> dict:
+    """Fine-tune the base encoder on ``triplets`` and save it to ``destination``; returns a summary."""
+    base_dir = _start_training(base_dir, settings.seed)
     from datasets import Dataset
     from sentence_transformers import (SentenceTransformer, SentenceTransformerTrainer,
                                        SentenceTransformerTrainingArguments)
     from sentence_transformers.losses import MultipleNegativesRankingLoss
     from sentence_transformers.training_args import BatchSamplers
 
-    from index.embed import packaged_model_dir
-
-    base_dir = Path(base_dir) if base_dir else packaged_model_dir()
-    random.seed(settings.seed)
-    np.random.seed(settings.seed)
-    torch.manual_seed(settings.seed)
     model = SentenceTransformer(str(base_dir), device="cpu", local_files_only=True)
     model.max_seq_length = settings.max_seq_length
     dataset = Dataset.from_dict({
@@ -238,20 +244,13 @@ def train_reranker(pairs: Sequence[RerankPair], destination: Path,
                    settings: RerankerTraining = RerankerTraining(), *, base_dir: Path | None = None,
                    encoder: str = "") -> dict:
     """Train a cross-encoder from the base model's transformer on ``pairs``; save it to ``destination``."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    base_dir = _start_training(base_dir, settings.seed)
     import torch
     from datasets import Dataset
     from sentence_transformers.cross_encoder import (CrossEncoder, CrossEncoderTrainer,
                                                      CrossEncoderTrainingArguments)
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
-    from index.embed import packaged_model_dir
-
-    base_dir = Path(base_dir) if base_dir else packaged_model_dir()
-    random.seed(settings.seed)
-    np.random.seed(settings.seed)
-    torch.manual_seed(settings.seed)
     model = CrossEncoder(str(base_dir), num_labels=1, max_length=settings.max_length, device="cpu",
                          local_files_only=True)
     dataset = Dataset.from_dict({"question": [p.question for p in pairs], "passage": [p.passage for p in pairs],

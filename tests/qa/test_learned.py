@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from index.embed import FakeEmbedder
-from qa.abstain import ABSTENTION_FEATURES, AbstentionModel, AbstentionSignals, ScopeModel
-from qa.answer import Answerer
-from qa.config import PipelineSettings, load_pipeline
+from qa.abstain import ABSTENTION_FEATURES, AbstentionSignals
+from qa.config import load_pipeline
 from qa.evaluate import EvalQuestion
 from qa.fit_abstention import Example, fit, fit_scope, summary
 from qa.ranking import rerank_scores

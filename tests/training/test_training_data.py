@@ -1,7 +1,6 @@
 """Writers' question files: splits by writer, labels tied to passages, and the committed data's own check."""
 
 import json
-from pathlib import Path
 
 import pytest
 
