@@ -402,6 +402,25 @@ class Answerer:
             scope=self.scope.score(query.vectors[0]) if self.scope is not None else 0.0,
         )
 
+    def resolve_authorities(self, names: Sequence[str] | None) -> list[str] | None:
+        """The index's own name for each of ``names``: the same name in any case,
+        else the one authority whose name contains it ("watford" for Watford
+        Borough Council). Raises ``ValueError`` naming a name that matches no
+        authority or several, with the authorities there are."""
+        if not names:
+            return None
+        known = list(self.index.authorities)
+        resolved = []
+        for name in names:
+            wanted = " ".join(name.split()).lower()
+            exact = [a for a in known if a.lower() == wanted]
+            partial = exact or [a for a in known if wanted and wanted in a.lower()]
+            if len(partial) != 1:
+                problem = "matches no authority" if not partial else f"matches {len(partial)} authorities"
+                raise ValueError(f"--authority {name!r} {problem}; the index holds: {', '.join(known)}")
+            resolved.append(partial[0])
+        return resolved
+
     def notes(self, query: Query) -> list[str]:
         """How the question was read, for the user: the vocabulary's matches
         only where they shape the ranking (the learned profile ranks without

@@ -139,10 +139,19 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from .service import open_answerer
 
     answerer = open_answerer(settings)
-    answers = (answerer.ask(q, top_k=args.top_k, authorities=args.authority, kinds=args.kind,
+    authorities = _authorities(answerer, args.authority)
+    answers = (answerer.ask(q, top_k=args.top_k, authorities=authorities, kinds=args.kind,
                             statuses=args.status).to_dict() for q in _questions(args.question))
     _emit(answers, args.json, render_answer)
     return EXIT_OK
+
+
+def _authorities(answerer, names):
+    """``--authority`` values as the index names them (a usage error lists the valid ones)."""
+    try:
+        return answerer.resolve_authorities(names)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
@@ -150,8 +159,9 @@ def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
     from .service import open_answerer
 
     answerer = open_answerer(settings)
+    authorities = _authorities(answerer, args.authority)
     # A generator, so that with QUESTION "-" each comparison is written as soon as it is made.
-    comparisons = (compare(answerer, q, authorities=args.authority) for q in _questions(args.question))
+    comparisons = (compare(answerer, q, authorities=authorities) for q in _questions(args.question))
     if args.format == "csv":
         sys.stdout.write(to_csv(list(comparisons)))
     elif args.format == "markdown":

@@ -203,3 +203,21 @@ def test_abstention_reads_the_closer_wording(answerer):
     signals = answerer.signals(query, {row: 0.0 for row in rows}, dense, [(0, 1.0)])
     assert signals.dense_top == pytest.approx(max(own.max(), rewritten.max(), max(dense.values())), abs=1e-6)
     assert rewritten.max() > own.max()  # "member" is the tiny corpus's word
+
+
+@pytest.mark.parametrize("given, resolved", [
+    (["ashford test council"], ["Ashford Test Council"]),
+    (["Ashford"], ["Ashford Test Council"]),
+    (["  bexley  "], ["Bexley Test Council"]),
+])
+def test_an_authority_may_be_named_in_any_case_or_by_part_of_its_name(answerer, given, resolved):
+    assert answerer.resolve_authorities(given) == resolved
+
+
+@pytest.mark.parametrize("given, message", [
+    ("Hertingfordbury", "'Hertingfordbury' matches no authority; the index holds: .*Ashford Test Council"),
+    ("Council", "'Council' matches 2 authorities"),
+])
+def test_an_unknown_or_ambiguous_authority_is_named_with_the_ones_there_are(answerer, given, message):
+    with pytest.raises(ValueError, match=message):
+        answerer.resolve_authorities([given])

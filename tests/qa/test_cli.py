@@ -129,3 +129,18 @@ def test_a_bad_switch_is_an_error_naming_the_variable(index_dir, capsys, monkeyp
     monkeypatch.setenv("PROTOCOL_QA_CORPUS_WORDING", "maybe")
     assert cli.main(["ask", "Must members register gifts?", "--index", str(index_dir)]) == cli.EXIT_USAGE
     assert "PROTOCOL_QA_CORPUS_WORDING must be on or off" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["ask", "compare"])
+def test_an_authority_the_index_lacks_is_a_usage_error_listing_those_it_has(index_dir, capsys, command):
+    assert cli.main([command, "Must members register gifts?", "--index", str(index_dir),
+                     "--authority", "Hertingfordbury"]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "'Hertingfordbury' matches no authority" in err and "Ashford Test Council" in err
+
+
+def test_an_authority_may_be_given_by_part_of_its_name(index_dir, capsys):
+    assert cli.main(["ask", "Must members register gifts?", "--index", str(index_dir), "--authority", "ashford",
+                     "--json"]) == cli.EXIT_OK
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert results and {r["authority"] for r in results} == {"Ashford Test Council"}
