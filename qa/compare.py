@@ -223,7 +223,9 @@ def addressed_by(answerer: Answerer, query: Query, authorities: Sequence[str]) -
 # -- exports for committee reports --------------------------------------------
 
 EXPORT_COLUMNS = ["question", "authority", "kind", "found", "rank", "document", "status", "date",
-                  "section", "clause", "pages", "text"]
+                  "attribution", "source", "section", "clause", "pages", "text"]
+# How a citation says where its council's name came from (as the command line's citation does).
+ATTRIBUTION_NOTES = {"inferred": "council inferred from the text", "unknown": "council not identified"}
 
 
 def _rows(comparisons: Sequence[Comparison]):
@@ -232,14 +234,15 @@ def _rows(comparisons: Sequence[Comparison]):
             if not entry.found:
                 yield {"question": comparison.question, "authority": entry.authority, "kind": entry.kind,
                        "found": "not addressed: " + (entry.reason or "no clause answers it"), "rank": "",
-                       "document": entry.document, "status": "",
-                       "date": "", "section": "", "clause": "", "pages": "", "text": ""}
+                       "document": entry.document, "status": "", "date": "", "attribution": "", "source": "",
+                       "section": "", "clause": "", "pages": "", "text": ""}
                 continue
             for result in entry.results:
                 p = result.passage
                 yield {"question": comparison.question, "authority": p.authority, "kind": p.kind,
                        "found": "addressed", "rank": result.rank, "document": p.document, "status": p.status,
-                       "date": p.date, "section": p.section, "clause": p.clause,
+                       "date": p.date, "attribution": p.attribution, "source": p.source,
+                       "section": p.section, "clause": p.clause,
                        "pages": ", ".join(map(str, p.pages)) if p.pages else "", "text": p.text}
 
 
@@ -278,5 +281,7 @@ def to_markdown(comparisons: Sequence[Comparison]) -> str:
                     cite.append(f"clause {p.clause}")
                 if p.pages:
                     cite.append("page " + ", ".join(map(str, p.pages)))
+                if p.attribution in ATTRIBUTION_NOTES:
+                    cite.append(ATTRIBUTION_NOTES[p.attribution])
                 out.append(f"> {_md_escape(p.text)}\n\n— {_md_escape(' · '.join(cite))}\n")
     return "\n".join(out)

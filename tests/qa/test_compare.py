@@ -66,6 +66,7 @@ def test_exports_carry_full_citations(answerer):
     rows = list(csv.DictReader(io.StringIO(to_csv([comparison]))))
     found = [r for r in rows if r["found"] == "addressed"]
     assert found and all(r["authority"] and r["document"] and r["status"] and r["clause"] for r in found)
+    assert all(r["source"].endswith(".txt") and r["attribution"] in ("stated", "inferred", "unknown") for r in found)
     assert any(r["found"].startswith("not addressed: ") and r["authority"] == "Bexley Test Council" for r in rows)
     markdown = to_markdown([comparison])
     assert "### Bexley Test Council" in markdown and "Not addressed" in markdown
@@ -116,3 +117,11 @@ def test_coverage_matrix_and_gaps(answerer):
 def test_default_topics_are_the_domain_list():
     names = [t.name for t in load_topics()]
     assert len(names) >= 20 and "Use of council resources" in names
+
+
+def test_the_markdown_export_flags_a_council_inferred_from_the_text(answerer):
+    comparison = compare(answerer, "Must officers keep confidential information confidential?")
+    inferred = [e for e in comparison.authorities if e.found and e.results[0].passage.attribution == "inferred"]
+    assert inferred, "the tiny corpus's draft is attributed by inference"
+    section = to_markdown([comparison]).split(f"### {inferred[0].authority}")[1].split("###")[0]
+    assert "council inferred from the text" in section
