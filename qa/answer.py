@@ -28,7 +28,7 @@ from .rerank import Reranker, load_reranker
 from .ranking import (FusionMode, blend_scores, convex_scores, diversify, rank_positions, rerank_scores,
                       rrf_scores, top_positions)
 from .vocabulary import (Interpretation, SynonymGroup, asker_role, corpus_names, in_corpus_words, interpret,
-                         load_vocabulary, named_authorities, role_names, without_authority_names)
+                         load_vocabulary, named_authorities, role_names, unknown_councils, without_authority_names)
 
 log = logging.getLogger(__name__)
 
@@ -563,6 +563,11 @@ class Answerer:
         if problem:
             return Answer(question=text or question[:MAX_QUESTION_CHARS], answered=False, message=problem,
                           interpretation=[], results=[])
+        missing = [] if authorities else unknown_councils(text, self.index.authorities)
+        if missing:
+            return Answer(question=text, answered=False, interpretation=[], results=[], message=(
+                f"The documents of {', '.join(missing)} are not in the index, so no other council's clause is "
+                f"given in their place. The councils indexed are: {', '.join(self.index.authorities)}."))
         named = [] if authorities else named_authorities(text, self.index.authorities)
         if named:
             # A question that names a council ("... at Carlisle?") is about that council only,

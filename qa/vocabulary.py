@@ -385,6 +385,31 @@ def named_authorities(question: str, authorities: list[str] | tuple[str, ...]) -
     return sorted(named, key=lookup.order.__getitem__)
 
 
+# A council named in full: one or more capitalised words, then the kind of council.
+_COUNCIL_NAME = re.compile(
+    r"\b((?:[A-Z][\w'&-]*\s+){1,4}(?:City|Borough|District|County|Parish|Town|Community|Metropolitan)\s+Council)\b")
+_NOT_A_NAME = {"the", "a", "an", "my", "our", "your", "their", "this", "that", "each", "every", "any", "at", "in",
+               "for", "of", "on", "by", "can", "does", "do", "is", "are", "what", "who", "how", "when", "why", "if"}
+
+
+def unknown_councils(question: str, authorities: list[str] | tuple[str, ...]) -> list[str]:
+    """Councils the question names in full ("At Bristol City Council, ...") that
+    are not among ``authorities``: their documents are not in the index, so
+    another council's clause must not stand in for theirs."""
+    known = {a.lower() for a in authorities}
+    out = []
+    for match in _COUNCIL_NAME.finditer(question):
+        words = match.group(1).split()
+        while words and words[0].lower() in _NOT_A_NAME:
+            words = words[1:]
+        if len(words) < 3:  # "Parish Council" or "Town Council" alone names none
+            continue
+        name = " ".join(words)
+        if name.lower() not in known and not named_authorities(name, authorities):
+            out.append(name)
+    return out
+
+
 def without_authority_names(question: str, authorities: list[str]) -> str:
     """The question with the named authorities' distinctive words (and initials) removed.
 

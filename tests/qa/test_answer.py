@@ -221,3 +221,24 @@ def test_an_authority_may_be_named_in_any_case_or_by_part_of_its_name(answerer, 
 def test_an_unknown_or_ambiguous_authority_is_named_with_the_ones_there_are(answerer, given, message):
     with pytest.raises(ValueError, match=message):
         answerer.resolve_authorities([given])
+
+
+def test_a_council_whose_documents_are_not_indexed_is_said_so_not_answered_from_another(answerer):
+    answer = answerer.ask("At Bristol City Council, can councillors instruct officers?")
+    assert not answer.answered and not answer.results
+    assert "Bristol City Council are not in the index" in answer.message and "Ashford Test Council" in answer.message
+    # An indexed council named in full is no such case.
+    named = answerer.ask("Must members of Ashford Test Council register gifts?")
+    assert "not in the index" not in named.message
+
+
+@pytest.mark.parametrize("question, unknown", [
+    ("At Bristol City Council, can councillors instruct officers?", ["Bristol City Council"]),
+    ("In Mid Suffolk District Council may I...", ["Mid Suffolk District Council"]),
+    ("Can the Town Council clerk refuse?", []),
+    ("Can a Parish Council meet online?", []),
+    ("Does Ashford Test Council say so?", []),
+])
+def test_councils_named_in_full_are_checked_against_the_index(question, unknown):
+    from qa.vocabulary import unknown_councils
+    assert unknown_councils(question, ["Ashford Test Council", "Model Association"]) == unknown
