@@ -65,7 +65,8 @@ def _fast_bfloat16() -> bool:
 
 @dataclass(frozen=True)
 class EncoderTraining:
-    """Settings of one fine-tuning run (defaults: README "Training", chosen on the validation writers)."""
+    """Settings of one fine-tuning run (the defaults trained the committed encoder;
+    docs/learning.md gives its figures)."""
 
     epochs: int = 2
     batch_size: int = 32
@@ -98,6 +99,20 @@ def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
+def _nearest(questions: Sequence[str], texts: Sequence[str], embedder, depth: int) -> np.ndarray:
+    """Each question's ``depth`` nearest passage positions by ``embedder``, nearest first."""
+    passage_vectors = embedder.encode(list(texts), batch_size=64)
+    question_vectors = embedder.encode(list(questions), batch_size=64)
+    return np.argsort(-(question_vectors @ passage_vectors.T), axis=1)[:, :depth]
+
+
+def _non_answers(candidates, positives: set[int], words: Sequence[frozenset[str]]) -> list[int]:
+    """The candidates that are neither a positive nor a near copy of one (another
+    council's version of the same clause, which a writer may have missed)."""
+    return [int(p) for p in candidates if int(p) not in positives
+            and all(_overlap(words[int(p)], words[q]) < COPY_OVERLAP for q in positives)]
+
+
 def mine_triplets(labelled: Sequence[LabelledQuestion], passages: Sequence[Passage], embedder, *,
                   seed: int = 13, ranks: tuple[int, int] = HARD_NEGATIVE_RANKS) -> list[Triplet]:
     """(question, positive, hard negative) triplets for every answerable labelled question."""
@@ -106,15 +121,11 @@ def mine_triplets(labelled: Sequence[LabelledQuestion], passages: Sequence[Passa
         raise ValueError("no answerable question matches a passage: nothing to train on")
     texts = [p.retrieval_text for p in passages]
     words = [_words(p.text) for p in passages]
-    passage_vectors = embedder.encode(texts, batch_size=64)
-    question_vectors = embedder.encode([item.question.question for item in usable], batch_size=64)
-    order = np.argsort(-(question_vectors @ passage_vectors.T), axis=1)[:, : ranks[1]]
+    order = _nearest([item.question.question for item in usable], texts, embedder, ranks[1])
     rng = random.Random(seed)
     triplets = []
     for item, ranking in zip(usable, order):
-        positives = set(item.positives)
-        pool = [int(p) for p in ranking[ranks[0]:] if int(p) not in positives
-                and all(_overlap(words[int(p)], words[q]) < COPY_OVERLAP for q in positives)]
+        pool = _non_answers(ranking[ranks[0]:], set(item.positives), words)
         chosen = list(item.positives)
         rng.shuffle(chosen)
         for positive in chosen[:MAX_POSITIVES]:
@@ -177,8 +188,8 @@ def train_encoder(triplets: Sequence[Triplet], destination: Path, settings: Enco
 
 
 RERANKER_DIR = MODELS_DIR / "reranker"
-# Negatives per positive for the reranker, drawn from the encoder's ranks
-# ``HARD_NEGATIVE_RANKS`` (copies of a positive left out, as for the encoder).
+# Negatives per positive for the reranker: the new encoder's best-ranked
+# non-answers among its first 30 (copies of a positive left out, as for the encoder).
 RERANK_NEGATIVES = 3
 # Nearest clauses of each off-topic (``none``) question, all negatives.
 OFF_TOPIC_NEGATIVES = 3
@@ -213,9 +224,7 @@ def mine_rerank_pairs(labelled: Sequence[LabelledQuestion], passages: Sequence[P
     usable = [item for item in labelled if item.positives or not item.answerable]
     texts = [p.retrieval_text for p in passages]
     words = [_words(p.text) for p in passages]
-    passage_vectors = embedder.encode(texts, batch_size=64)
-    question_vectors = embedder.encode([item.question.question for item in usable], batch_size=64)
-    order = np.argsort(-(question_vectors @ passage_vectors.T), axis=1)[:, ranks[0]: ranks[1]]
+    order = _nearest([item.question.question for item in usable], texts, embedder, ranks[1])[:, ranks[0]:]
     rng = random.Random(seed)
     pairs = []
     for item, ranking in zip(usable, order):
@@ -224,15 +233,13 @@ def mine_rerank_pairs(labelled: Sequence[LabelledQuestion], passages: Sequence[P
             # learns that a shared word is not an answer, which abstention reads.
             pairs.extend(RerankPair(item.question.question, texts[int(p)], 0.0) for p in ranking[:OFF_TOPIC_NEGATIVES])
             continue
-        positives = set(item.positives)
-        pool = [int(p) for p in ranking if int(p) not in positives
-                and all(_overlap(words[int(p)], words[q]) < COPY_OVERLAP for q in positives)]
+        pool = _non_answers(ranking, set(item.positives), words)
         chosen = list(item.positives)
         rng.shuffle(chosen)
         chosen = chosen[:MAX_POSITIVES]
         for positive in chosen:
             pairs.append(RerankPair(item.question.question, texts[positive], 1.0))
-        # The hardest negatives first, a few random ones from further down for breadth.
+        # The encoder's best-ranked non-answers: the hardest ones.
         hard = pool[: negatives * len(chosen)]
         for negative in hard:
             pairs.append(RerankPair(item.question.question, texts[negative], 0.0))
@@ -330,6 +337,8 @@ def run_training(*, models_dir: Path = MODELS_DIR, stages: Sequence[str] = STAGE
                  f"(writers {', '.join(summary['writers'])})")
         summary["encoder"] = train_encoder(triplets, encoder_dir, encoder_settings)
         progress(f"encoder: trained in {summary['encoder']['seconds']:.0f} s, written to {encoder_dir}")
+    if "reranker" not in stages and "decisions" not in stages:
+        return summary
     encoder = load_embedder("onnx", purpose="passages", model_dir=encoder_dir)
     if "reranker" in stages:
         pairs = mine_rerank_pairs(labelled, passages, encoder, seed=reranker_settings.seed)
