@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -107,6 +108,14 @@ def load_reranker(model_dir: Path = RERANKER_DIR, *, encoder: str = "") -> Reran
     if encoder and trained_with and trained_with != encoder:
         log.info("reranker in %s was trained with encoder %s, not %s: not used", model_dir, trained_with, encoder)
         return None
+    return _shared_reranker(model_dir.resolve())
+
+
+@lru_cache(maxsize=4)
+def _shared_reranker(model_dir: Path) -> Reranker:
+    """One compiled reranker per model folder, shared by every answerer of the
+    process (it holds no per-question state): an answerer is built again after
+    each new index version, and compiling the model takes about a second."""
     return Reranker(model_dir)
 
 
