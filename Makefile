@@ -11,7 +11,7 @@ PROTOCOL_QA_ADDRESS ?= localhost
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test install index browser clean-index
+.PHONY: run test install index system-packages clean-index
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,13 +35,14 @@ index: install
 run: index
 	$(BIN)/streamlit run app.py --server.address $(PROTOCOL_QA_ADDRESS) --server.port $(PROTOCOL_QA_PORT) --server.headless true --browser.gatherUsageStats false
 
-# The browser test needs Debian's chromium; install it when missing.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "Installing Debian's chromium for the browser test"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+# Debian packages the tests use, installed when missing: chromium (the browser test),
+# zip and unzip (an index copied with zip must still answer: tests/reliability/test_index_copies.py).
+system-packages:
+	@missing=""; for tool in chromium zip unzip; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then echo "Installing Debian's$$missing for the tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
-test: install browser
+test: install system-packages
 	$(BIN)/python -m pytest
 
 clean-index:

@@ -41,10 +41,11 @@ SUGGESTIONS = (
 
 def index_stamp(index_dir: Path) -> tuple:
     """Changes whenever a new index version is published (one atomic rename on disk)."""
-    try:
-        return ("current", os.readlink(index_dir / "current"))
-    except OSError:
-        pass
+    from index.store import current_name
+
+    name = current_name(index_dir)
+    if name:
+        return ("current", name)
     try:
         top = index_dir.stat()
         entries = sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in os.scandir(index_dir))

@@ -3,7 +3,8 @@
 Layout of an index directory ``DIR``::
 
     DIR/
-      current -> v-<id>          symlink; replaced in one os.replace by each save
+      current                    a small text file naming the current version ("v-<id>"),
+                                 replaced in one os.replace by each save
       v-<id>/                    one complete index version, never modified once named
         manifest.json            format version, model, corpus fingerprint, sha256+size of every file
         ...                      files written by the caller (see index.hybrid)
@@ -12,11 +13,18 @@ Layout of an index directory ``DIR``::
       ingest.lock                the writer lock (filelock; released by the OS if the writer dies)
 
 A save writes every file into ``.tmp-<id>``, fsyncs them, renames the folder
-to ``v-<id>``, then points ``current`` at it with a new symlink renamed over
-the old one. A reader resolves ``current`` once and reads only inside that
-version, so it sees the old index or the new one, never a mix. The previous
-version is kept (a reader may still be loading it); older ones are removed
-by the next writer.
+to ``v-<id>``, then points ``current`` at it with a new pointer file renamed
+over the old one (as LevelDB's CURRENT file does). A reader resolves ``current``
+once and reads only inside that version, so it sees the old index or the new
+one, never a mix. The previous version is kept (a reader may still be loading
+it); older ones are removed by the next writer.
+
+No meaning is carried by a symbolic link, so the folder survives every ordinary
+way of copying it (``cp -a``, ``cp -rL``, ``shutil.copytree``, ``tar``, ``zip``
+with or without ``-y``, rsync, a read-only mount). Indexes written before the
+pointer file, where ``current`` is a symlink, still load; so does a copy that
+dereferenced that symlink into a folder holding a whole version. The next save
+turns either into a pointer file.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import threading
@@ -170,11 +179,44 @@ def save_version(index_dir: Path, write_files: Callable[[Path], None], metadata:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     pause_for_tests("publishing")
-    link = index_dir / f".tmp-link-{version}"
-    os.symlink(version, link)
-    os.replace(link, index_dir / CURRENT)  # the one atomic step that publishes the new version
-    _fsync_dir(index_dir)
+    _publish(index_dir, version)
     return final
+
+
+def _publish(index_dir: Path, version: str) -> None:
+    """Point ``current`` at ``version``: write a pointer file and rename it over the old one."""
+    pointer = index_dir / f".tmp-current-{version}"
+    with open(pointer, "w", encoding="utf-8") as handle:
+        handle.write(version + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    target = index_dir / CURRENT
+    if target.is_dir() and not target.is_symlink():
+        # A copy that dereferenced the old symlink (cp -rL, shutil.copytree, zip without -y):
+        # move that folder aside first (os.replace cannot put a file over a folder); the
+        # garbage collector removes it.
+        os.replace(target, index_dir / f".tmp-old-{CURRENT}-{version}")
+    os.replace(pointer, target)  # the one atomic step that publishes the new version
+    _fsync_dir(index_dir)
+
+
+_VERSION_NAME = re.compile(r"v-[0-9]{20}-[0-9a-f]{6}")
+
+
+def current_name(index_dir: Path) -> str | None:
+    """The name of the current version ("v-…", or "current" for a dereferenced copy), or None.
+
+    Cheap (one small read): the app uses it to notice a new version.
+    """
+    path = Path(index_dir) / CURRENT
+    try:
+        if path.is_symlink():
+            return os.readlink(path)
+        if path.is_dir():
+            return CURRENT
+        return path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
 
 
 def _manifest_digest(manifest: dict[str, Any]) -> str:
@@ -185,17 +227,26 @@ def _manifest_digest(manifest: dict[str, Any]) -> str:
 def current_version(index_dir: Path) -> Path:
     """The folder ``current`` points at; :class:`IndexNotFound` if there is none."""
     index_dir = Path(index_dir)
-    try:
-        target = os.readlink(index_dir / CURRENT)
-    except FileNotFoundError:
+    pointer = index_dir / CURRENT
+    if not pointer.exists() and not pointer.is_symlink():
         if not index_dir.exists():
             raise IndexNotFound(f"There is no index at {index_dir} (the folder does not exist); "
-                                f"build it with: protocol-qa ingest --index {index_dir} YOUR-DOCUMENTS") from None
-        raise IndexNotFound(f"There is no index in {index_dir} (no '{CURRENT}' version link); "
-                            f"build it with: protocol-qa ingest --index {index_dir} YOUR-DOCUMENTS") from None
-    except OSError as exc:
-        raise IndexDamaged(f"The index link {index_dir / CURRENT} is unreadable ({exc}); "
-                           f"{rebuild_hint(index_dir)}") from exc
+                                f"build it with: protocol-qa ingest --index {index_dir} YOUR-DOCUMENTS")
+        raise IndexNotFound(f"There is no index in {index_dir} (no '{CURRENT}' file naming its version); "
+                            f"build it with: protocol-qa ingest --index {index_dir} YOUR-DOCUMENTS")
+    if pointer.is_dir() and not pointer.is_symlink():
+        return pointer  # a copy that dereferenced the old symlink: the version's files are in it
+    try:
+        if pointer.is_symlink():
+            target = os.readlink(pointer)
+        else:
+            with open(pointer, encoding="utf-8") as handle:
+                target = handle.read(200).strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexDamaged(f"The index pointer {pointer} is unreadable ({exc}); {rebuild_hint(index_dir)}") from exc
+    if not _VERSION_NAME.fullmatch(target):
+        raise IndexDamaged(f"The index pointer {pointer} does not name a version (it should hold a name like "
+                           f"v-01234567890123456789-abcdef); {rebuild_hint(index_dir)}")
     return index_dir / target
 
 
@@ -289,10 +340,7 @@ def collect_garbage(index_dir: Path, keep: int = 2) -> list[str]:
     Call only while holding :func:`writer_lock`. Returns the names removed.
     """
     index_dir = Path(index_dir)
-    try:
-        current = os.readlink(index_dir / CURRENT)
-    except OSError:
-        current = None
+    current = current_name(index_dir)
     removed = []
     for path in index_dir.glob(".tmp-*"):
         if path.is_symlink() or path.is_file():

@@ -21,6 +21,7 @@ import numpy as np
 from index import store
 from index.cache import EmbeddingCache
 from index.hybrid import HybridIndex, corpus_fingerprint
+from index.identity import plan_sources
 
 __all__ = ["UpdateReport", "update_index", "document_record", "DOCUMENT_FIELDS", "CACHE_DIR"]
 
@@ -54,6 +55,7 @@ class UpdateReport:
     replaced: list[str] = field(default_factory=list)   # sources re-ingested over a previous version
     added: list[str] = field(default_factory=list)      # sources new to the index
     dropped: list[str] = field(default_factory=list)    # sources no longer present in an ingested folder
+    moved: dict[str, str] = field(default_factory=dict)  # source -> the path it was indexed from before
     previous_problem: str = ""                           # why the previous index could not be reused, if so
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -64,9 +66,14 @@ class UpdateReport:
     def summary(self) -> str:
         """A plain report, one line per document and per skipped file, then the totals."""
         lines = []
+        replaced = set(self.replaced)
         for doc in getattr(self.ingest, "documents", []) or []:
             pages = f", {doc.pages} pages" if doc.pages else ""
             lines.append(f"  ingested  {doc.source}: {len(doc.passages)} passages{pages} ({doc.authority})")
+            if doc.source in self.moved:
+                lines.append(f"            replaced the same document indexed from {self.moved[doc.source]}")
+            elif doc.source in replaced:
+                lines.append(f"            replaced the version indexed earlier from {doc.path}")
             if doc.inferred:
                 inferred = "; ".join(f"{k} = {v!r}" for k, v in doc.inferred.items())
                 lines.append(f"            inferred (no manifest entry): {inferred}")
@@ -100,10 +107,7 @@ def _within(path: str | None, scopes: Sequence[Path]) -> bool:
     if not path:
         return False
     resolved = Path(path).resolve()
-    for scope in scopes:
-        if resolved == scope or (scope.is_dir() and scope in resolved.parents):
-            return True
-    return False
+    return any(resolved == scope or scope in resolved.parents for scope in scopes)
 
 
 def update_index(paths: Sequence[Path | str], index_dir: Path | str, embedder, *, limits=None,
@@ -122,10 +126,13 @@ def update_index(paths: Sequence[Path | str], index_dir: Path | str, embedder, *
     value also shows a tqdm bar over embedding. Raises :class:`~index.store.IndexBusy`
     if another ingest holds the lock past ``lock_timeout`` seconds.
     """
-    from ingest import ingest_files  # ingest is imported here: the index package stays usable without it
+    # ingest is imported here: the index package stays usable without it
+    from ingest import ingest_files
+    from ingest.pipeline import collect_files, has_manifest_entry
 
     index_dir = Path(index_dir)
     scopes = [Path(p).resolve() for p in paths]
+    files = collect_files([Path(p) for p in paths])
     seconds: dict[str, float] = {}
     with store.writer_lock(index_dir, timeout=lock_timeout):
         start = time.perf_counter()
@@ -141,10 +148,10 @@ def update_index(paths: Sequence[Path | str], index_dir: Path | str, embedder, *
         seconds["load"] = time.perf_counter() - start
 
         old_documents = list(previous.documents) if previous else []
-        known = {d["sha256"]: d["source"] for d in old_documents
-                 if d.get("sha256") and not _within(d.get("path"), scopes)}
         start = time.perf_counter()
-        kwargs = {"known": known}
+        plan = plan_sources(files, old_documents, has_manifest_entry=has_manifest_entry)
+        scopes = scopes + list(plan.moved_folders)
+        kwargs = {"known": plan.known, "sources": plan.sources}
         if limits is not None:
             kwargs["limits"] = limits
         if callable(progress):
@@ -156,12 +163,14 @@ def update_index(paths: Sequence[Path | str], index_dir: Path | str, embedder, *
 
         report = UpdateReport(index_dir=index_dir, ingest=result, changed=False, message="",
                               previous_problem=problem, seconds=seconds)
+        report.moved = {d.source: plan.moved[d.source] for d in result.documents if d.source in plan.moved}
         if not result.documents and result.skipped:
             report.message = "every file failed; the index is unchanged"
             _fill_counts(report, previous)
             return report
 
-        merged_documents, merged_passages = _merge(previous, old_documents, result, scopes, report)
+        merged_documents, merged_passages = _merge(previous, old_documents, result, scopes, report,
+                                                   plan.moved_folders)
         fingerprint = corpus_fingerprint(merged_passages, merged_documents)
         if previous is not None and fingerprint == previous.fingerprint:
             report.message = "index is up to date"
@@ -207,10 +216,12 @@ def _fill_counts(report: UpdateReport, previous: HybridIndex | None) -> None:
 
 
 def _merge(previous: HybridIndex | None, old_documents: list[dict], result: Any, scopes: Sequence[Path],
-           report: UpdateReport) -> tuple[list[dict], list]:
+           report: UpdateReport, moved_folders: dict[Path, Path] | None = None) -> tuple[list[dict], list]:
     """Documents and passages of the new index, ordered by source then by position in the document."""
     new_documents = {d["source"]: d for d in (document_record(r) for r in result.documents)}
     skipped_paths = {str(Path(s.path).resolve()) for s in result.skipped}
+    for old_folder, new_folder in (moved_folders or {}).items():  # a moved file that failed to read is kept
+        skipped_paths |= {str(old_folder / Path(s).name) for s in skipped_paths if Path(s).parent == new_folder}
     documents: dict[str, dict] = {}
     for document in old_documents:
         source = document["source"]

@@ -14,7 +14,7 @@ from ingest.infer import infer_authority, infer_date, infer_kind, infer_title
 from ingest.manifest import read_manifest
 from ingest.passage import Passage, passage_id
 from ingest.readers import read_document
-from ingest.records import DocumentReport, IngestResult, Limits, SkipFile, Skipped
+from ingest.records import DocumentReport, IngestResult, Limits, ManifestError, SkipFile, Skipped
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +51,29 @@ def collect_files(paths: Sequence[Path]) -> list[Path]:
     return unique
 
 
+def has_manifest_entry(path: Path) -> bool:
+    """Whether the manifest.toml beside ``path`` has an entry for it (False if it cannot be read)."""
+    manifest = Path(path).parent / MANIFEST
+    try:
+        return manifest.is_file() and Path(path).name in read_manifest(manifest)
+    except (ManifestError, OSError, UnicodeDecodeError):
+        return False
+
+
 def ingest_files(
     paths: Sequence[Path],
     *,
     limits: Limits = Limits(),
     known: Mapping[str, str] | None = None,
+    sources: Mapping[Path, str] | None = None,
     progress: Callable[[Path], None] | None = None,
 ) -> IngestResult:
     """Ingest files (folders are expanded with :func:`collect_files`).
 
     Every bad file becomes a :class:`Skipped` with a plain reason; the rest of the batch
     is ingested. ``known`` maps sha256 -> source of documents already indexed, so exact
-    duplicates are skipped as "duplicate of X". Raises :class:`ManifestError` for an
+    duplicates are skipped as "duplicate of X". ``sources`` maps a file's resolved path to
+    the source it is indexed as (default: its file name; see :mod:`index.identity`). Raises :class:`ManifestError` for an
     unusable manifest.toml and FileNotFoundError for a missing path.
     """
     files = collect_files(paths)
@@ -79,7 +90,8 @@ def ingest_files(
         if progress:
             progress(f)
         try:
-            report = _ingest_one(f, limits, manifests[f.parent].get(f.name), seen)
+            source = (sources or {}).get(f.resolve(), f.name)
+            report = _ingest_one(f, source, limits, manifests[f.parent].get(f.name), seen)
         except SkipFile as exc:
             skipped.append(Skipped(f, str(exc)))
             log.info("skipped %s: %s", f.name, exc)
@@ -93,7 +105,8 @@ def ingest_files(
     return IngestResult(documents, skipped)
 
 
-def _ingest_one(path: Path, limits: Limits, entry: dict[str, str] | None, seen: Mapping[str, str]) -> DocumentReport:
+def _ingest_one(path: Path, source: str, limits: Limits, entry: dict[str, str] | None,
+                seen: Mapping[str, str]) -> DocumentReport:
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -146,9 +159,9 @@ def _ingest_one(path: Path, limits: Limits, entry: dict[str, str] | None, seen: 
         meta["kind"] = meta.get("kind") or "protocol"
         meta["status"] = meta.get("status") or "unknown"
         meta["attribution"] = meta.get("attribution") or ("inferred" if inferred else "unknown")
-    passages = _passages(path.name, meta, drafts, raw.paged)
+    passages = _passages(source, meta, drafts, raw.paged)
     return DocumentReport(
-        source=path.name, path=path, sha256=digest,
+        source=source, path=path, sha256=digest,
         authority=meta["authority"], title=meta["title"], kind=meta["kind"], status=meta["status"],
         date=meta.get("date", ""), attribution=meta["attribution"], note=meta.get("note", ""),
         pages=len(raw.pages) if raw.paged else None, text=text, passages=passages,

@@ -64,7 +64,7 @@ def tiny_corpus() -> tuple[list[Passage], list[dict]]:
 # on how ingest cuts clauses.
 
 
-def fake_ingest_files(paths, limits=None, known=None, progress=None):
+def fake_ingest_files(paths, limits=None, known=None, sources=None, progress=None):
     files = []
     for path in map(Path, paths):
         files.extend(sorted(path.glob("*.txt")) if path.is_dir() else [path])
@@ -77,7 +77,7 @@ def fake_ingest_files(paths, limits=None, known=None, progress=None):
             skipped.append(Skipped(path, "no text could be read"))
             continue
         clauses = [p.strip() for p in text.split("\n\n") if p.strip()]
-        record, passages = make_document(path.name, path.stem.title() + " Council", "protocol", "adopted",
+        record, passages = make_document((sources or {}).get(path.resolve(), path.name), path.stem.title() + " Council", "protocol", "adopted",
                                          clauses, path.resolve())
         record.update(path=Path(record["path"]), pages=None)
         documents.append(DocumentReport(**record, passages=passages))

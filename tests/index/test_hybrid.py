@@ -91,7 +91,7 @@ def test_refuses_other_format_version(built, tmp_path, monkeypatch):
 
 
 def _version(tmp_path):
-    return tmp_path / os.readlink(tmp_path / "current")
+    return store.current_version(tmp_path)
 
 
 @pytest.mark.parametrize("name", ["embeddings.npy", "passages.jsonl", "lexical_data.npy", "manifest.json"])

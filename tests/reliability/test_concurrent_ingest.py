@@ -52,8 +52,9 @@ def test_second_ingest_waits_for_the_first_and_nothing_interleaves(tmp_path, fak
     assert first.returncode == 0, first_err
     assert second.returncode == 0, second_err
     assert "Index saved to" in first_out and "Index saved to" in second_out
-    # The second began only after the first had finished: its report counts the first's documents.
-    assert "3 documents" in second_out
+    # The second began only after the first had finished: its report counts the first's documents
+    # (alpha and beta from the first folder; the second folder's alpha.txt is another document).
+    assert "4 documents" in second_out and "second/alpha.txt" in second_out
     final = snapshot(index_dir)
     assert final == outcomes[("first", "second")]
 

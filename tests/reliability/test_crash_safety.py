@@ -128,4 +128,6 @@ def test_killed_ingest_releases_the_writer_lock(tmp_path, fake_embedder):
     report = update_index([corpus], index_dir, fake_embedder, lock_timeout=1)  # IndexBusy if still held
     assert report.changed
     assert HybridIndex.load(index_dir).fingerprint != before["fingerprint"]
-    assert os.path.islink(index_dir / "current")
+    pointer = index_dir / "current"
+    assert pointer.is_file() and not pointer.is_symlink()
+    assert (index_dir / pointer.read_text().strip() / "manifest.json").is_file()
