@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from ingest.manifest import read_manifest
 from ingest.passage import Passage, passage_id
 from ingest.readers import read_document
 from ingest.records import DocumentReport, IngestResult, Limits, ManifestError, SkipFile, Skipped
+from ingest.safe import one_line
 
 log = logging.getLogger(__name__)
 
@@ -27,20 +29,51 @@ def _ignored(path: Path) -> bool:
 
 
 def collect_files(paths: Sequence[Path]) -> list[Path]:
-    """Files named, and the files inside folders named (sorted, recursively), leaving out
-    manifest.toml, hidden files and READMEs. Raises FileNotFoundError for a missing path."""
+    """Files named, and the regular files inside folders named (sorted, recursively), leaving out
+    manifest.toml, hidden files, READMEs and what :func:`gather_files` refuses.
+    Raises FileNotFoundError for a missing path."""
+    return gather_files(paths)[0]
+
+
+def gather_files(paths: Sequence[Path]) -> tuple[list[Path], list[Skipped]]:
+    """``(files to read, files refused)``.
+
+    Inside a folder, symbolic links (to files or folders) are refused rather than
+    followed: a link dropped into a shared corpus folder must not put
+    ``/etc/passwd`` or another folder's files into the index. So are sockets,
+    pipes and devices. A folder or file named on the command line is taken as named.
+    """
     files: list[Path] = []
+    refused: list[Skipped] = []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             raise FileNotFoundError(f"no such file or folder: {path}")
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and not any(part.startswith(".") for part in child.relative_to(path).parts) \
-                        and not _ignored(child):
-                    files.append(child)
-        elif not _ignored(path) or path.name != MANIFEST:
-            files.append(path)
+        if not path.is_dir():
+            if not _ignored(path) or path.name != MANIFEST:
+                files.append(path)
+            continue
+        found = []
+        for folder, subfolders, names in os.walk(path, followlinks=False):
+            here = Path(folder)
+            for name in list(subfolders):
+                if name.startswith("."):
+                    subfolders.remove(name)
+                elif (here / name).is_symlink():
+                    subfolders.remove(name)
+                    refused.append(Skipped(here / name, _LINK_REFUSED))
+            for name in names:
+                child = here / name
+                if name.startswith(".") or _ignored(child):
+                    continue
+                if child.is_symlink():
+                    refused.append(Skipped(child, _LINK_REFUSED))
+                elif not child.is_file():
+                    refused.append(Skipped(child, "is not a regular file (a pipe, socket or device); "
+                                                  "only documents are read"))
+                else:
+                    found.append(child)
+        files.extend(sorted(found))
     seen: set[Path] = set()
     unique = []
     for f in files:
@@ -48,7 +81,11 @@ def collect_files(paths: Sequence[Path]) -> list[Path]:
         if key not in seen:
             seen.add(key)
             unique.append(f)
-    return unique
+    return unique, sorted(refused, key=lambda s: str(s.path))
+
+
+_LINK_REFUSED = ("is a symbolic link, which is not followed (it could point outside the folder); "
+                 "copy the document itself into the folder")
 
 
 def has_manifest_entry(path: Path) -> bool:
@@ -76,7 +113,7 @@ def ingest_files(
     the source it is indexed as (default: its file name; see :mod:`index.identity`). Raises :class:`ManifestError` for an
     unusable manifest.toml and FileNotFoundError for a missing path.
     """
-    files = collect_files(paths)
+    files, refused = gather_files(paths)
     manifests: dict[Path, dict[str, dict[str, str]]] = {}
     for f in files:
         folder = f.parent
@@ -85,7 +122,7 @@ def ingest_files(
             manifests[folder] = read_manifest(manifest) if manifest.is_file() else {}
     seen: dict[str, str] = dict(known or {})
     documents: list[DocumentReport] = []
-    skipped: list[Skipped] = []
+    skipped: list[Skipped] = list(refused)
     for f in files:
         if progress:
             progress(f)
@@ -94,10 +131,10 @@ def ingest_files(
             report = _ingest_one(f, source, limits, manifests[f.parent].get(f.name), seen)
         except SkipFile as exc:
             skipped.append(Skipped(f, str(exc)))
-            log.info("skipped %s: %s", f.name, exc)
+            log.info("skipped %s: %s", one_line(f.name), one_line(exc))
             continue
         except Exception as exc:  # a reader bug must not stop the batch
-            log.exception("unexpected error reading %s", f)
+            log.exception("unexpected error reading %s", one_line(f))
             skipped.append(Skipped(f, f"could not be read: {type(exc).__name__}: {exc}"))
             continue
         seen[report.sha256] = report.source

@@ -11,6 +11,8 @@ import textwrap
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from ingest.safe import json_line, one_line, printable
+
 from .config import Settings
 
 log = logging.getLogger("protocol_qa")
@@ -29,11 +31,11 @@ def citation(record: dict) -> str:
     status = record.get("status", "")
     date = record.get("date") or "date not stated"
     flags = {"draft": "DRAFT", "superseded": "SUPERSEDED", "model": "national model"}.get(status, status)
-    parts = [record["authority"], record["document"], f"{flags}, {date}"]
+    parts = [one_line(record["authority"]), one_line(record["document"]), one_line(f"{flags}, {date}")]
     if record.get("section"):
-        parts.append(record["section"])
+        parts.append(one_line(record["section"]))
     if record.get("clause"):
-        parts.append(f"clause {record['clause']}")
+        parts.append(one_line(f"clause {record['clause']}"))
     pages = record.get("pages")
     if pages:
         parts.append(f"page {pages[0]}" if len(pages) == 1 else f"pages {pages[0]}-{pages[-1]}")
@@ -50,13 +52,13 @@ def render_result(result: dict) -> str:
     body = textwrap.indent(wrapped, "     ")
     lines = [f"{result['rank']}. {citation(result)}   (score {result['score']:.2f})"]
     if result.get("highlight") and result["highlight"] != result["text"]:
-        lines.append(f"   » {result['highlight']}")
+        lines.append(f"   » {one_line(result['highlight'])}")
     lines.append(body)
     return "\n".join(lines)
 
 
 def render_answer(answer: dict) -> str:
-    lines = [f"Q: {answer['question']}"]
+    lines = [f"Q: {one_line(answer['question'])}"]
     if answer["interpretation"]:
         lines.append("Interpreted as: " + "; ".join(answer["interpretation"]))
     if not answer["answered"]:
@@ -68,9 +70,9 @@ def render_answer(answer: dict) -> str:
 
 
 def render_comparison(comparison: dict) -> str:
-    lines = [f"Q: {comparison['question']}"]
+    lines = [f"Q: {one_line(comparison['question'])}"]
     for entry in comparison["authorities"]:
-        head = f"== {entry['authority']} ({entry['kind'].replace('_', ' ')}) =="
+        head = f"== {one_line(entry['authority'])} ({one_line(entry['kind'].replace('_', ' '))}) =="
         if not entry["found"]:
             lines.append(f"{head}\n   not addressed: {entry.get('reason') or 'no clause answers it'}")
             if entry.get("nearest"):
@@ -92,7 +94,8 @@ def _questions(question: str) -> Iterable[str]:
 
 def _emit(objects: Iterable[dict], as_json: bool, render: Callable[[dict], str]) -> None:
     for obj in objects:
-        print(json.dumps(obj, ensure_ascii=False) if as_json else render(obj) + "\n", flush=True)
+        print(json_line(json.dumps(obj, ensure_ascii=False)) if as_json else printable(render(obj)) + "\n",
+              flush=True)
 
 
 # -- commands -----------------------------------------------------------------
@@ -114,7 +117,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         report = update_index(paths, Path(settings.index_dir), embedder, progress=not args.quiet)
     except ManifestError as exc:
         raise UsageError(f"{exc} (nothing was changed in the index)") from exc
-    print(report.summary())
+    print(printable(report.summary()))
     return EXIT_SKIPPED if report.skipped else EXIT_OK
 
 
@@ -127,11 +130,12 @@ def cmd_passages(args: argparse.Namespace, settings: Settings) -> int:
         if wanted and passage.authority.lower() not in wanted:
             continue
         if args.json:
-            print(json.dumps(passage.to_dict(), ensure_ascii=False))
+            print(json_line(json.dumps(passage.to_dict(), ensure_ascii=False)))
         else:
-            where = f"clause {passage.clause}" if passage.clause else "(unnumbered)"
+            where = one_line(f"clause {passage.clause}") if passage.clause else "(unnumbered)"
             pages = f" p.{','.join(map(str, passage.pages))}" if passage.pages else ""
-            print(f"{passage.authority} | {passage.section} | {where}{pages}\n    {passage.text[:200]}")
+            print(f"{one_line(passage.authority)} | {one_line(passage.section)} | {where}{pages}\n"
+                  f"    {one_line(passage.text[:200])}")
     return EXIT_OK
 
 
@@ -163,7 +167,7 @@ def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
     # A generator, so that with QUESTION "-" each comparison is written as soon as it is made.
     comparisons = (compare(answerer, q, authorities=authorities) for q in _questions(args.question))
     if args.format == "csv":
-        sys.stdout.write(to_csv(list(comparisons)))
+        sys.stdout.write(to_csv(list(comparisons)))  # every cell made safe by to_csv
     elif args.format == "markdown":
         sys.stdout.write(to_markdown(list(comparisons)))
     else:
@@ -345,22 +349,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _SafeFormatter(logging.Formatter):
+    """Log lines with control characters from file names or documents shown escaped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     try:
         settings = Settings.from_env(index_dir=Path(args.index) if getattr(args, "index", None) else None)
     except ValueError as exc:  # a malformed PROTOCOL_QA_* variable, named in the message
-        print(f"protocol-qa {args.command}: {exc}", file=sys.stderr)
+        print(f"protocol-qa {args.command}: {printable(exc)}", file=sys.stderr)
         return EXIT_USAGE
     try:
         return args.run(args, settings)
     except UsageError as exc:
-        print(f"protocol-qa {args.command}: {exc}", file=sys.stderr)
+        print(f"protocol-qa {args.command}: {printable(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted; the index is unchanged unless the summary said it was saved", file=sys.stderr)
@@ -368,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # every library error carries a message that says what to do
         if args.verbose:
             raise
-        print(f"protocol-qa {args.command}: {exc}", file=sys.stderr)
+        print(f"protocol-qa {args.command}: {printable(exc)}", file=sys.stderr)
         return EXIT_FAILED
 
 

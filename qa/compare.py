@@ -9,6 +9,8 @@ from typing import Collection, Iterator, Sequence
 
 import numpy as np
 
+from ingest.safe import csv_cell, one_line
+
 from .ranking import group_ranks, lend_to_copies
 from .abstain import (MAX_CORPUS_RANK, AbstentionSignals, ComparisonFeatures,
                       ComparisonModel, comparison_decision, evidence)
@@ -252,13 +254,18 @@ def to_csv(comparisons: Sequence[Comparison]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
     writer.writeheader()
     for row in _rows(comparisons):
-        writer.writerow(row)
+        writer.writerow({key: csv_cell(value) for key, value in row.items()})
     return buffer.getvalue()
 
 
 def _md_escape(text: str) -> str:
+    """Literal text on one line of Markdown: no emphasis, tables, HTML or control characters.
+
+    ``>`` is left as it is (section paths use it; it quotes only at the start of a
+    line, and every escaped text follows other characters on its line)."""
+    text = one_line(text.replace("\n", " "))
     return (text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
-            .replace("<", "&lt;").replace(">", "&gt;").replace("\n", " "))
+            .replace("<", "&lt;"))
 
 
 def to_markdown(comparisons: Sequence[Comparison]) -> str:
