@@ -12,9 +12,9 @@ Run with ``make run`` (``streamlit run app.py``). Environment:
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -419,14 +419,31 @@ def show_pdf_page(document: dict, page: int) -> None:
             st.caption(f"The page could not be read ({type(exc).__name__}).")
 
 
+@st.cache_resource(show_spinner=False)
+def get_sign_in_guard(secret: str):
+    """One guard per server process: wrong tokens are counted across every session."""
+    from qa.access import SignInGuard
+
+    return SignInGuard(secret)
+
+
+def session_id() -> str:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    return context.session_id if context else ""
+
+
 def view_add(answerer, stamp: tuple) -> None:
     st.subheader("Add documents")
     if not SETTINGS.admin_token:
         st.info("Adding documents is turned off on this server. An administrator can turn it on by "
                 "setting PROTOCOL_QA_ADMIN_TOKEN before starting the app; everyone can still read.")
         return
+    if not st.session_state.get("admin_signed_in"):
+        sign_in()  # the file control is shown only after: a visitor cannot make the server hold a file
+        return
     with st.form("upload", clear_on_submit=False):
-        token = st.text_input("Administrator token", type="password", key="w_token")
         upload = st.file_uploader("Document (PDF, Word .docx, HTML or text)", key="w_upload",
                                   type=[s.lstrip(".") for s in render.UPLOAD_SUFFIXES])
         authority = st.text_input("Authority (the council, as a reader would cite it)", key="w_authority")
@@ -439,10 +456,10 @@ def view_add(answerer, stamp: tuple) -> None:
         note = st.text_area("Note (provenance a Monitoring Officer should see)")
         overwrite = st.checkbox("Replace the existing document of the same name", key="w_overwrite")
         submitted = st.form_submit_button("Add to the corpus", key="w_submit")
+    if st.button("Sign out", key="w_sign_out"):
+        st.session_state["admin_signed_in"] = False
+        st.rerun()
     if not submitted:
-        return
-    if not hmac.compare_digest(token.encode(), SETTINGS.admin_token.encode()):
-        st.error("The administrator token is not correct.")
         return
     if upload is None:
         st.error("Choose a file to upload.")
@@ -454,6 +471,28 @@ def view_add(answerer, stamp: tuple) -> None:
         st.error(f"Not added: {exc}")
         return
     ingest_upload(path)
+
+
+def sign_in() -> None:
+    from qa.access import SignIn
+
+    st.caption("Adding documents needs the administrator token.")
+    with st.form("sign_in", clear_on_submit=True):
+        token = st.text_input("Administrator token", type="password", key="w_token")
+        submitted = st.form_submit_button("Sign in", key="w_sign_in")
+    if not submitted:
+        return
+    guard = get_sign_in_guard(SETTINGS.admin_token)
+    verdict = guard.check(token, session_id())
+    if verdict is SignIn.ACCEPTED:
+        st.session_state["admin_signed_in"] = True
+        st.rerun()
+    elif verdict is SignIn.LOCKED:
+        st.error(f"Too many wrong tokens have been tried on this server; signing in is paused for "
+                 f"{max(1, round(guard.locked_for() / 60))} minute(s). The attempts are in the server's log.")
+    else:
+        time.sleep(1.0)  # each wrong guess costs a second; the guard limits them across sessions
+        st.error("The administrator token is not correct.")
 
 
 def save_upload(upload, overwrite: bool, details: dict) -> Path:

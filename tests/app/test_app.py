@@ -213,9 +213,16 @@ Gifts
 """
 
 
+def sign_in(at, token: str):
+    at.text_input(key="w_token").input(token)
+    at.button(key="w_sign_in").click()
+    return run(at)
+
+
 def fill_upload(at, *, token: str, name: str = "chiltern.txt", content: bytes = NEW_DOC,
                 authority: str = "Chiltern Test Council", overwrite: bool = False):
-    at.text_input(key="w_token").input(token)
+    at = sign_in(at, token)
+    assert not at.error, [e.value for e in at.error]
     at.file_uploader(key="w_upload").set_value((name, content, "text/plain"))
     at.text_input(key="w_authority").input(authority)
     at.text_input(key="w_title").input("Chiltern Member Officer Protocol")
@@ -241,11 +248,30 @@ def upload_env(monkeypatch, fresh):
     return corpus, index_dir
 
 
-def test_upload_refused_with_wrong_token(upload_env):
+def test_no_file_control_before_the_token_and_a_wrong_token_is_refused_and_logged(upload_env, caplog):
     corpus, _ = upload_env
-    at = fill_upload(run(make_app(view="add")), token="guess")
+    at = run(make_app(view="add"))
+    assert not at.get("file_uploader")  # nothing a visitor can send a file to
+    with caplog.at_level("WARNING", logger="protocol_qa.access"):
+        at = sign_in(at, "guess-that-is-wrong")
     assert at.error and "token is not correct" in at.error[0].value
+    assert not at.get("file_uploader")
+    assert any("wrong administrator token" in r.getMessage() for r in caplog.records)
+    assert not any("guess-that-is-wrong" in r.getMessage() for r in caplog.records)
     assert not (corpus / "chiltern.txt").exists()
+
+
+def test_sign_in_locks_after_repeated_wrong_tokens_across_sessions(upload_env, monkeypatch):
+    monkeypatch.setenv("PROTOCOL_QA_ADMIN_TOKEN", "lockout-test-token")  # its own guard
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    from qa.access import SignInPolicy
+
+    for attempt in range(SignInPolicy().max_failures):
+        at = sign_in(run(make_app(view="add")), f"wrong-{attempt}")  # a new session each time
+        assert "token is not correct" in at.error[0].value
+    at = sign_in(run(make_app(view="add")), "lockout-test-token")  # even the right token, now
+    assert at.error and "signing in is paused" in at.error[0].value
+    assert not at.get("file_uploader")
 
 
 def test_upload_adds_document_and_updates_index(upload_env):

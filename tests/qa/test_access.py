@@ -1,0 +1,47 @@
+"""The administrator sign-in guard: wrong tokens counted across sessions, then a pause."""
+
+from __future__ import annotations
+
+import logging
+
+from qa.access import SignIn, SignInGuard, SignInPolicy
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_right_token_is_accepted_and_a_wrong_one_is_not():
+    guard = SignInGuard("correct horse battery staple")
+    assert guard.check("correct horse battery staple") is SignIn.ACCEPTED
+    assert guard.check("correct horse battery stapl") is SignIn.WRONG
+    assert guard.check("") is SignIn.WRONG
+
+
+def test_too_many_wrong_tokens_pause_every_sign_in_then_it_reopens(caplog):
+    clock = Clock()
+    guard = SignInGuard("secret-token", SignInPolicy(max_failures=3, window_s=60, lockout_s=300), clock)
+    with caplog.at_level(logging.WARNING, logger="protocol_qa.access"):
+        for session in ("a", "b", "c"):  # three sessions, one guess each
+            assert guard.check("guess", session) is SignIn.WRONG
+    assert guard.check("secret-token") is SignIn.LOCKED  # the right token too, while locked
+    assert 299 <= guard.locked_for() <= 300
+    assert any("locked for 300 s" in r.getMessage() for r in caplog.records)
+    assert not any("guess" in r.getMessage() or "secret-token" in r.getMessage() for r in caplog.records)
+    clock.now += 301
+    assert guard.locked_for() == 0
+    assert guard.check("secret-token") is SignIn.ACCEPTED
+
+
+def test_failures_older_than_the_window_are_forgotten():
+    clock = Clock()
+    guard = SignInGuard("secret-token", SignInPolicy(max_failures=3, window_s=60, lockout_s=300), clock)
+    for _ in range(10):
+        assert guard.check("guess") is SignIn.WRONG
+        assert guard.check("guess") is SignIn.WRONG
+        clock.now += 61  # two a minute: an administrator mistyping, never locked
+    assert guard.check("secret-token") is SignIn.ACCEPTED
