@@ -51,7 +51,14 @@ class EmbeddingCache:
         self._rows: dict[bytes, tuple[int, int]] = {}
         self._segments: list[np.ndarray] = []
         self._segment_paths: list[Path] = []
+        self._remove_leftovers()
         self._load()
+
+    def _remove_leftovers(self) -> None:
+        """Remove segments a killed or failed writer left half-written (only a writer opens a cache)."""
+        if self.directory.is_dir():
+            for path in self.directory.glob(".tmp-seg-*"):
+                path.unlink(missing_ok=True)
 
     def _load(self) -> None:
         if not self.directory.is_dir():
@@ -108,10 +115,14 @@ class EmbeddingCache:
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"seg-{time.time_ns():020d}-{secrets.token_hex(3)}.npz"
         temporary = self.directory / f".tmp-{name}"
-        with open(temporary, "wb") as handle:
-            np.savez(handle, keys=keys, vectors=vectors)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with open(temporary, "wb") as handle:
+                np.savez(handle, keys=keys, vectors=vectors)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
         final = self.directory / name
         os.replace(temporary, final)
         return final

@@ -30,6 +30,7 @@ turns either into a pointer file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -48,7 +49,7 @@ import numpy as np
 
 __all__ = [
     "FORMAT_VERSION", "MANIFEST", "IndexProblem", "IndexNotFound", "IndexDamaged", "IndexIncompatible",
-    "IndexBusy", "rebuild_hint", "save_version", "open_version", "writer_lock", "collect_garbage",
+    "IndexBusy", "DiskFull", "is_disk_full", "disk_full", "rebuild_hint", "save_version", "open_version", "writer_lock", "collect_garbage",
     "file_checksum", "pause_for_tests", "load_array", "load_arrays",
 ]
 
@@ -89,6 +90,28 @@ class IndexIncompatible(IndexProblem):
 
 class IndexBusy(IndexProblem):
     """Another ingest held the writer lock for longer than the timeout."""
+
+
+class DiskFull(IndexProblem):
+    """The disk holding the index filled up while a new version was written; the index is unchanged."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk is full: ENOSPC or EDQUOT, or numpy's short-write message
+    ("277248 requested and 87008 written"), which carries no errno."""
+    if not isinstance(exc, OSError):
+        return False
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT) or bool(re.search(r"\d+ requested and \d+ written", str(exc)))
+
+
+def disk_full(index_dir: Path, exc: BaseException) -> DiskFull:
+    """The error to raise for :func:`is_disk_full`, with the free space left."""
+    try:
+        free = f"{shutil.disk_usage(index_dir).free / 1e6:.1f} MB free"
+    except OSError:
+        free = "free space unknown"
+    return DiskFull(f"The disk holding {index_dir} is full ({free}), so the new index could not be written. "
+                    f"The index is unchanged; free some space and run the ingest again.")
 
 
 def rebuild_hint(index_dir: Path) -> str:

@@ -22,6 +22,7 @@ from index import store
 from index.cache import EmbeddingCache
 from index.hybrid import HybridIndex, corpus_fingerprint
 from index.identity import plan_sources
+from ingest.safe import one_line
 
 __all__ = ["UpdateReport", "update_index", "document_record", "DOCUMENT_FIELDS", "CACHE_DIR"]
 
@@ -69,22 +70,23 @@ class UpdateReport:
         replaced = set(self.replaced)
         for doc in getattr(self.ingest, "documents", []) or []:
             pages = f", {doc.pages} pages" if doc.pages else ""
-            lines.append(f"  ingested  {doc.source}: {len(doc.passages)} passages{pages} ({doc.authority})")
+            lines.append(f"  ingested  {one_line(doc.source)}: {len(doc.passages)} passages{pages} "
+                         f"({one_line(doc.authority)})")
             if doc.source in self.moved:
-                lines.append(f"            replaced the same document indexed from {self.moved[doc.source]}")
+                lines.append(f"            replaced the same document indexed from {one_line(self.moved[doc.source])}")
             elif doc.source in replaced:
-                lines.append(f"            replaced the version indexed earlier from {doc.path}")
+                lines.append(f"            replaced the version indexed earlier from {one_line(doc.path)}")
             if doc.inferred:
-                inferred = "; ".join(f"{k} = {v!r}" for k, v in doc.inferred.items())
+                inferred = "; ".join(f"{k} = {one_line(repr(v))}" for k, v in doc.inferred.items())
                 lines.append(f"            inferred (no manifest entry): {inferred}")
             for warning in doc.warnings:
-                lines.append(f"            warning: {warning}")
+                lines.append(f"            warning: {one_line(warning)}")
         for skipped in self.skipped:
-            lines.append(f"  skipped   {Path(skipped.path).name}: {skipped.reason}")
+            lines.append(f"  skipped   {one_line(Path(skipped.path).name)}: {one_line(skipped.reason)}")
         for source in self.dropped:
-            lines.append(f"  removed   {source}: no longer in its folder")
+            lines.append(f"  removed   {one_line(source)}: no longer in its folder")
         if self.previous_problem:
-            lines.append(f"  rebuilt the index: {self.previous_problem}")
+            lines.append(f"  rebuilt the index: {one_line(self.previous_problem)}")
         seconds = sum(self.seconds.values())
         if self.changed:
             lines.append(f"Index saved to {self.index_dir}: {self.documents} documents, {self.passages} passages "
@@ -177,17 +179,25 @@ def update_index(paths: Sequence[Path | str], index_dir: Path | str, embedder, *
             _fill_counts(report, previous)
             return report
 
-        start = time.perf_counter()
-        cache = EmbeddingCache(index_dir / CACHE_DIR, embedder.fingerprint, embedder.dim)
-        _seed_cache_from(previous, cache)
-        store.pause_for_tests("embedding")
-        built = HybridIndex.build(merged_passages, merged_documents, embedder, cache=cache,
-                                  progress=bool(progress))
-        seconds["build"] = time.perf_counter() - start
-        start = time.perf_counter()
-        built.save(index_dir)
+        try:
+            start = time.perf_counter()
+            cache = EmbeddingCache(index_dir / CACHE_DIR, embedder.fingerprint, embedder.dim)
+            _seed_cache_from(previous, cache)
+            store.pause_for_tests("embedding")
+            built = HybridIndex.build(merged_passages, merged_documents, embedder, cache=cache,
+                                      progress=bool(progress))
+            seconds["build"] = time.perf_counter() - start
+            start = time.perf_counter()
+            built.save(index_dir)
+        except OSError as exc:
+            if store.is_disk_full(exc):
+                raise store.disk_full(index_dir, exc) from exc
+            raise
         store.collect_garbage(index_dir)
-        cache.compact(cache.keys([p.retrieval_text for p in merged_passages]))
+        try:
+            cache.compact(cache.keys([p.retrieval_text for p in merged_passages]))
+        except OSError as exc:  # the new version is saved; the cache only saves time later
+            log.warning("the embedding cache could not be compacted (%s); it will be next time", exc)
         seconds["save"] = time.perf_counter() - start
         report.changed = True
         report.message = f"indexed {len(merged_passages)} passages from {len(merged_documents)} documents"

@@ -4,7 +4,7 @@ switch to Compare, see several councils and a "not addressed".
 The index is built by ``protocol-qa ingest`` from the default corpus with the
 real embedding model (set PROTOCOL_QA_BROWSER_ENCODER=fake for a quick local
 run). Screenshots go to ``test-artifacts/`` (git-ignored). Needs Debian's
-chromium (``make browser`` installs it); never downloads a browser.
+chromium (``make test`` installs it); never downloads a browser.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def app_url(server_env):
 
 def test_ask_then_compare_in_a_real_browser(app_url):
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run 'make browser' (apt-get install chromium)")
+        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium)")
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -131,3 +132,44 @@ def test_killed_ingest_releases_the_writer_lock(tmp_path, fake_embedder):
     pointer = index_dir / "current"
     assert pointer.is_file() and not pointer.is_symlink()
     assert (index_dir / pointer.read_text().strip() / "manifest.json").is_file()
+
+
+def test_a_full_disk_is_reported_as_such_and_leaves_nothing_behind(tmp_path, fake_embedder):
+    """A real small tmpfs: the ingest that does not fit says the disk is full, the index answers as before,
+    no temporary file or folder is left, and the same ingest succeeds once there is room."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"mounting a tmpfs is not permitted here: {mounted.stderr.decode().strip()}")
+    try:
+        corpus = write_corpus(tmp_path / "corpus", {"alpha.txt": ALPHA, "beta.txt": BETA})
+        index_dir = disk / "index"
+        update_index([corpus], index_dir, fake_embedder)
+        before = snapshot(index_dir)
+        write_corpus(corpus, {"alpha.txt": ALPHA, "beta.txt": BETA, "zz-big.txt": BIG})
+        result = cli("ingest", "--index", str(index_dir), "-q", str(corpus))
+        assert result.returncode == 3
+        assert f"The disk holding {index_dir} is full" in result.stderr and "The index is unchanged" in result.stderr
+        assert "requested and" not in result.stderr
+        assert snapshot(index_dir) == before
+        leftovers = [p.name for p in index_dir.rglob(".tmp-*")]
+        assert leftovers == [], leftovers
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        again = cli("ingest", "--index", str(index_dir), "-q", str(corpus))
+        assert again.returncode == 0, again.stderr
+        assert any(p["source"] == "zz-big.txt" for p in snapshot(index_dir)["passages"])
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], capture_output=True)
+
+
+def test_a_half_written_cache_segment_is_removed_by_the_next_writer(tmp_path, fake_embedder):
+    corpus = write_corpus(tmp_path / "corpus", {"alpha.txt": ALPHA})
+    index_dir = tmp_path / "index"
+    update_index([corpus], index_dir, fake_embedder)
+    model_cache = next((index_dir / "embedding-cache").iterdir())
+    leftover = model_cache / ".tmp-seg-00000000000000000001-abcdef.npz"
+    leftover.write_bytes(b"half a segment")
+    write_corpus(corpus, {"alpha.txt": ALPHA, "beta.txt": BETA})
+    update_index([corpus], index_dir, fake_embedder)
+    assert not leftover.exists()
