@@ -47,6 +47,11 @@ ENCODE_CHUNK = 256
 TOKEN_SETS = 16_384
 
 
+# Document fields computed from the corpus as a whole at ingest (index.update): not part
+# of what was ingested, so they do not change the corpus's fingerprint.
+DERIVED_DOCUMENT_FIELDS = ("adopts",)
+
+
 def corpus_fingerprint(passages: Iterable[Passage], documents: Iterable[Mapping[str, Any]]) -> str:
     """sha256 over every passage record and every document record (canonical JSON), in order."""
     digest = hashlib.sha256()
@@ -62,6 +67,7 @@ def corpus_fingerprint(passages: Iterable[Passage], documents: Iterable[Mapping[
         digest.update(b"\n")
     digest.update(b"\x1e")
     for document in documents:
+        document = {key: value for key, value in document.items() if key not in DERIVED_DOCUMENT_FIELDS}
         digest.update(json.dumps(document, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
         digest.update(b"\n")
     return digest.hexdigest()[:32]
@@ -186,6 +192,9 @@ class HybridIndex:
         self.metadata = metadata
         self.build_stats: BuildStats | None = None
         self.directory: Path | None = None
+        # Provisions (index.provisions): grouped at ingest and saved with the version;
+        # None for an index built without them (computed on first use by qa.provisions).
+        self.provisions: list | None = None
         self.token_set = lru_cache(maxsize=TOKEN_SETS)(self._token_set)
 
     # ---------------------------------------------------------------- properties
@@ -372,6 +381,9 @@ class HybridIndex:
             np.save(folder / "embeddings.npy", np.ascontiguousarray(self.embeddings, dtype=np.float32))
             self.lexical.save(folder)
             self.dense.save(folder)
+            if self.provisions is not None:
+                (folder / "provisions.json").write_text(
+                    json.dumps([provision.to_dict() for provision in self.provisions]), encoding="utf-8")
 
         version = store.save_version(index_dir, write_files, self.metadata)
         self.directory = version
@@ -436,6 +448,13 @@ class HybridIndex:
             lexical = LexicalIndex.load(version_dir)
             current = "dense_ivf.faiss"
             dense = DenseIndex.load(version_dir, embeddings)
+            provisions = None
+            if "provisions.json" in manifest["files"]:
+                from index.provisions import Provision
+
+                current = "provisions.json"
+                provisions = [Provision.from_dict(record)
+                              for record in json.loads((version_dir / current).read_text(encoding="utf-8"))]
             current = "passages.jsonl"
             if len(passages) != n or embeddings.shape != (n, int(model.get("dim", 0))) or \
                     lexical.n_docs != n or codes.shape[0] != n:
@@ -449,6 +468,7 @@ class HybridIndex:
         metadata = {key: value for key, value in manifest.items() if key != "files"}
         index = cls(passages, documents, lexical, dense, embeddings, facets, codes, metadata)
         index.directory = version_dir
+        index.provisions = provisions
         return index
 
 

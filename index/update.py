@@ -22,6 +22,7 @@ from index import store
 from index.cache import EmbeddingCache
 from index.hybrid import HybridIndex, corpus_fingerprint
 from index.identity import plan_sources
+from index.provisions import adopted_model, align, group_provisions
 from ingest.safe import one_line
 
 __all__ = ["UpdateReport", "update_index", "document_record", "DOCUMENT_FIELDS", "CACHE_DIR"]
@@ -29,7 +30,7 @@ __all__ = ["UpdateReport", "update_index", "document_record", "DOCUMENT_FIELDS",
 log = logging.getLogger(__name__)
 
 DOCUMENT_FIELDS = ("source", "path", "sha256", "authority", "title", "kind", "status", "date",
-                   "attribution", "note", "pages", "text")
+                   "attribution", "note", "pages", "text", "adopts")
 CACHE_DIR = "embedding-cache"
 DEFAULT_LOCK_TIMEOUT = 600.0
 
@@ -57,6 +58,7 @@ class UpdateReport:
     added: list[str] = field(default_factory=list)      # sources new to the index
     dropped: list[str] = field(default_factory=list)    # sources no longer present in an ingested folder
     moved: dict[str, str] = field(default_factory=dict)  # source -> the path it was indexed from before
+    lineage: dict[str, str] = field(default_factory=dict)  # source -> "adopts MODEL: how it departs"
     previous_problem: str = ""                           # why the previous index could not be reused, if so
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -76,6 +78,8 @@ class UpdateReport:
                 lines.append(f"            replaced the same document indexed from {one_line(self.moved[doc.source])}")
             elif doc.source in replaced:
                 lines.append(f"            replaced the version indexed earlier from {one_line(doc.path)}")
+            if doc.source in self.lineage:
+                lines.append(f"            {one_line(self.lineage[doc.source])}")
             if doc.inferred:
                 inferred = "; ".join(f"{k} = {one_line(repr(v))}" for k, v in doc.inferred.items())
                 lines.append(f"            inferred (no manifest entry): {inferred}")
@@ -188,6 +192,10 @@ def update_index(paths: Sequence[Path | str], index_dir: Path | str, embedder, *
                                       progress=bool(progress))
             seconds["build"] = time.perf_counter() - start
             start = time.perf_counter()
+            built.provisions = group_provisions(built)
+            _record_lineage(built, report)
+            seconds["provisions"] = time.perf_counter() - start
+            start = time.perf_counter()
             built.save(index_dir)
         except OSError as exc:
             if store.is_disk_full(exc):
@@ -204,6 +212,24 @@ def update_index(paths: Sequence[Path | str], index_dir: Path | str, embedder, *
         report.embedded, report.cached = built.build_stats.embedded, built.build_stats.cached
         report.passages, report.documents = len(merged_passages), len(merged_documents)
         return report
+
+
+def _record_lineage(index: HybridIndex, report: UpdateReport) -> None:
+    """Set each document's ``adopts`` to the title of the national model it adopts, and note
+    in the report how a newly read one departs from it."""
+    titles = {d["source"]: d["title"] for d in index.documents}
+    read_now = {d.source for d in getattr(report.ingest, "documents", []) or []}
+    for document in index.documents:
+        model = adopted_model(index, document["source"])
+        document["adopts"] = titles[model] if model else None
+        if model and document["source"] in read_now:
+            counts = {status: 0 for status in ("same", "reworded", "changed", "missing", "added")}
+            for row in align(index, model, document["source"]):
+                counts[row.status] += 1
+            report.lineage[document["source"]] = (
+                f"adopts {titles[model]}: {counts['same']} clauses the same, {counts['reworded']} reworded, "
+                f"{counts['changed']} changed, {counts['missing']} of the model's left out, {counts['added']} added "
+                f"(protocol-qa align {model} {document['source']} lists them)")
 
 
 def _pause_after_first_file(progress: Callable[[Path], None] | None) -> Callable[[Path], None]:

@@ -62,13 +62,53 @@ def infer_title(paras_text: list[str], meta_title: str, authority: str, stem: st
     return stem.replace("-", " ").replace("_", " ").strip().capitalize()
 
 
+# What a document's title says it is, most specific first: a constitution's part titled
+# "Member/Officer Protocol" is a protocol, a "Complaints Procedure" is a procedure.
+_KIND_BY_TITLE = (
+    ("model_code", re.compile(r"\bmodel\b.*\bcode of conduct\b|\bcode of conduct\b.*\bmodel\b")),
+    ("code_of_conduct", re.compile(r"\bcodes? of conduct\b")),
+    ("standing_orders", re.compile(r"\bstanding orders?\b")),
+    ("financial_regulations", re.compile(r"\bfinancial (?:regulations?|rules|procedure rules)\b")),
+    ("protocol", re.compile(r"\bprotocols?\b|\bmember[s']*\W+officer relations\b")),
+    ("procedure", re.compile(r"\bprocedures?\b|\bcomplaints?\b")),
+    ("policy", re.compile(r"\bpolicy\b|\bpolicies\b|\bstrategy\b")),
+    ("constitution", re.compile(r"\bconstitution\b")),
+)
+# The same phrases counted in the opening text, when the title says nothing.
+_KIND_BY_TEXT = (
+    ("standing_orders", re.compile(r"\bstanding orders?\b")),
+    ("financial_regulations", re.compile(r"\bfinancial regulations?\b")),
+    ("code_of_conduct", re.compile(r"\bcode of conduct\b")),
+    ("protocol", re.compile(r"\bprotocol\b")),
+    ("procedure", re.compile(r"\bcomplaints? procedure\b")),
+    ("policy", re.compile(r"\bpolicy\b")),
+)
+
+
 def infer_kind(title: str, text: str) -> str:
-    lowered = (title + " " + text[:1500]).lower()
-    if "model" in lowered and "code of conduct" in lowered:
-        return "model_code"
-    if "code of conduct" in title.lower():
-        return "code_of_conduct"
-    return "protocol"
+    """One of :data:`ingest.passage.KINDS`, from the title, else from the opening text.
+
+    The national model code (published by the LGA, not adopted by a council) is
+    ``model_code``; a council's copy of it is its ``code_of_conduct``, whose
+    lineage :mod:`qa.provisions` recognises separately."""
+    lowered_title = title.lower()
+    for kind, pattern in _KIND_BY_TITLE:
+        if pattern.search(lowered_title):
+            if kind == "model_code" and _names_a_council(text[:3000]):
+                return "code_of_conduct"
+            return kind
+    opening = text[:6000].lower()
+    counts = {kind: len(pattern.findall(opening)) for kind, pattern in _KIND_BY_TEXT}
+    kind, count = max(counts.items(), key=lambda item: item[1])
+    if count >= 2:
+        if kind == "code_of_conduct" and "model" in opening[:2000] and not _names_a_council(text[:3000]):
+            return "model_code"
+        return kind
+    return "other"
+
+
+def _names_a_council(text: str) -> bool:
+    return bool(_AUTHORITY.search(text))
 
 
 def infer_date(text: str) -> str:

@@ -6,7 +6,8 @@ import hashlib
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-KINDS = ("protocol", "code_of_conduct", "model_code")
+KINDS = ("protocol", "code_of_conduct", "model_code", "standing_orders", "financial_regulations", "constitution",
+         "procedure", "policy", "other")
 STATUSES = ("adopted", "draft", "model", "unknown", "superseded")
 ATTRIBUTIONS = ("stated", "inferred", "unknown")
 

@@ -173,7 +173,7 @@ def _ingest_one(path: Path, source: str, limits: Limits, entry: dict[str, str] |
         authority = infer_authority(text, raw.meta_author)
         title = infer_title([p.text for p in paras], raw.meta_title, authority, path.stem)
         meta = {
-            "authority": authority or "Unidentified council",
+            "authority": authority or unidentified(source),
             "title": title,
             "kind": infer_kind(title, text),
             "status": "unknown",
@@ -192,10 +192,14 @@ def _ingest_one(path: Path, source: str, limits: Limits, entry: dict[str, str] |
                 if value:
                     meta[key] = value
                     inferred[key] = value
-        meta.setdefault("kind", "protocol")
-        meta["kind"] = meta.get("kind") or "protocol"
+        if not meta.get("authority"):
+            meta["authority"] = unidentified(source)
+            warnings.append("the manifest entry has no authority and the text does not name its council; "
+                            "add authority = \"…\" to manifest.toml")
+        if not meta.get("kind"):
+            meta["kind"] = inferred["kind"] = infer_kind(meta.get("title", ""), text)
         meta["status"] = meta.get("status") or "unknown"
-        meta["attribution"] = meta.get("attribution") or ("inferred" if inferred else "unknown")
+        meta["attribution"] = meta.get("attribution") or ("inferred" if inferred.get("authority") else "unknown")
     passages = _passages(source, meta, drafts, raw.paged)
     return DocumentReport(
         source=source, path=path, sha256=digest,
@@ -204,6 +208,12 @@ def _ingest_one(path: Path, source: str, limits: Limits, entry: dict[str, str] |
         pages=len(raw.pages) if raw.paged else None, text=text, passages=passages,
         inferred=inferred, warnings=warnings,
     )
+
+
+def unidentified(source: str) -> str:
+    """The authority of a document whose council cannot be established: its own, naming the file,
+    so that two such documents are never taken for one council."""
+    return f"Council not identified: {source}"
 
 
 def _passages(source: str, meta: dict[str, str], drafts, paged: bool) -> list[Passage]:

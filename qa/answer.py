@@ -9,7 +9,7 @@ import re
 import unicodedata
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -69,17 +69,28 @@ class Result:
     lexical: float
     dense: float
     highlight: str
+    # Lineage (qa.provisions): the provision this clause belongs to, its identical or reworded
+    # copies in other councils, and the national model its document adopts.
+    provision: str = ""
+    also_in: tuple[dict, ...] = ()
+    adopts: str = ""
 
     def to_dict(self) -> dict:
         """The result object of the command-line JSON contract."""
         p = self.passage
-        return {
+        record = {
             "rank": self.rank, "score": round(self.score, 4), "id": p.id, "authority": p.authority,
             "document": p.document, "kind": p.kind, "status": p.status, "date": p.date,
             "attribution": p.attribution, "source": p.source, "section": p.section,
             "clause": p.clause, "pages": list(p.pages) if p.pages is not None else None,
             "text": p.text, "highlight": self.highlight,
         }
+        if self.adopts:
+            record["adopts"] = self.adopts
+        if self.provision:
+            record["provision"] = self.provision
+            record["also_in"] = list(self.also_in)
+        return record
 
 
 @dataclass(frozen=True)
@@ -544,10 +555,27 @@ class Answerer:
             if rank > top_k:
                 break
             passage = self.index.passages[position]
+            provision, also_in = self.lineage(position)
             results.append(Result(passage=passage, rank=rank, score=score,
                                   lexical=lexical.get(position, 0.0), dense=dense.get(position, 0.0),
-                                  highlight=best_sentence(passage.text, highlight_weights, tokenize)))
+                                  highlight=best_sentence(passage.text, highlight_weights, tokenize),
+                                  provision=provision, also_in=tuple(also_in),
+                                  adopts=self.adopts.get(passage.source) or ""))
         return results
+
+    @cached_property
+    def adopts(self) -> dict[str, str]:
+        """Source -> the title of the national model its document adopts (found at ingest)."""
+        return {d["source"]: d["adopts"] for d in self.index.documents if d.get("adopts")}
+
+    def lineage(self, position: int) -> tuple[str, list[dict]]:
+        """The passage's provision and its copies elsewhere, when the index was saved with provisions
+        (never grouped here: an index built without them answers without lineage)."""
+        if self.index.provisions is None:
+            return "", []
+        from .provisions import lineage
+
+        return lineage(self.index, position)
 
     # -- answering ---------------------------------------------------------
     def ask(self, question: str, *, top_k: int = 5, authorities: Sequence[str] | None = None,

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from ingest.passage import KINDS
 from ingest.safe import json_line, one_line, printable
 
 from .config import Settings
@@ -39,6 +40,8 @@ def citation(record: dict) -> str:
     pages = record.get("pages")
     if pages:
         parts.append(f"page {pages[0]}" if len(pages) == 1 else f"pages {pages[0]}-{pages[-1]}")
+    if record.get("adopts"):
+        parts.append(one_line(f"adopts the {record['adopts']}"))
     if record.get("attribution") == "inferred":
         parts.append("council inferred from the text")
     elif record.get("attribution") == "unknown":
@@ -53,6 +56,9 @@ def render_result(result: dict) -> str:
     lines = [f"{result['rank']}. {citation(result)}   (score {result['score']:.2f})"]
     if result.get("highlight") and result["highlight"] != result["text"]:
         lines.append(f"   » {one_line(result['highlight'])}")
+    if result.get("also_in"):
+        copies = "; ".join(f"{c['authority']}" + (f" {c['clause']}" if c["clause"] else "") for c in result["also_in"])
+        lines.append(f"   the same clause is also in: {one_line(copies)}")
     lines.append(body)
     return "\n".join(lines)
 
@@ -172,6 +178,57 @@ def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write(to_markdown(list(comparisons)))
     else:
         _emit((c.to_dict() for c in comparisons), args.json, render_comparison)
+    return EXIT_OK
+
+
+def cmd_provisions(args: argparse.Namespace, settings: Settings) -> int:
+    from index.hybrid import HybridIndex
+
+    from .provisions import provision_records
+
+    index = HybridIndex.load(Path(settings.index_dir))
+    authorities = []
+    for name in args.authority or []:
+        found = [a for a in index.authorities if name.lower() in a.lower()]
+        if not found:
+            raise UsageError(f"no authority matches {name!r}; the index holds: {', '.join(index.authorities)}")
+        authorities.extend(found)
+    records = provision_records(index, authorities)
+    if args.json:
+        for record in records:
+            print(json_line(json.dumps(record, ensure_ascii=False)))
+        return EXIT_OK
+    for record in records:
+        print(f"{record['provision']}  {one_line(record['label'])}")
+        for member in record["members"]:
+            clause = f"clause {member['clause']}" if member["clause"] else "(unnumbered)"
+            print(f"    {member['likeness']:9} {one_line(member['authority'])}, {one_line(clause)}")
+    print(f"{len(records)} provisions held by two or more documents.")
+    return EXIT_OK
+
+
+def cmd_align(args: argparse.Namespace, settings: Settings) -> int:
+    from index.hybrid import HybridIndex
+
+    from .provisions import (DocumentNotFound, alignment_csv, alignment_markdown, alignment_record,
+                             alignment_text, find_document)
+
+    index = HybridIndex.load(Path(settings.index_dir))
+    try:
+        first, second = find_document(index, args.documents[0]), find_document(index, args.documents[1])
+    except DocumentNotFound as exc:
+        raise UsageError(str(exc)) from exc
+    if first["source"] == second["source"]:
+        raise UsageError(f"both names are the document {first['source']}; give two different documents")
+    record = alignment_record(index, first, second)
+    if args.json:
+        print(json_line(json.dumps(record, ensure_ascii=False)))
+    elif args.format == "csv":
+        sys.stdout.write(alignment_csv(record))
+    elif args.format == "markdown":
+        sys.stdout.write(printable(alignment_markdown(record)))
+    else:
+        print(printable(alignment_text(record)))
     return EXIT_OK
 
 
@@ -297,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", parents=[common], help="answer a question with ranked, cited clauses")
     question_options(p)
     p.add_argument("--top-k", type=int, default=5, metavar="K", help="how many clauses (default 5)")
-    p.add_argument("--kind", action="append", choices=["protocol", "code_of_conduct", "model_code"])
+    p.add_argument("--kind", action="append", choices=KINDS)
     p.add_argument("--status", action="append", choices=["adopted", "draft", "model", "unknown", "superseded"])
     p.set_defaults(run=cmd_ask)
 
@@ -306,6 +363,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "csv", "markdown"], default="text",
                    help="csv or markdown export with full citations")
     p.set_defaults(run=cmd_compare)
+
+    p = sub.add_parser("provisions", parents=[common],
+                       help="clauses shared by several documents (copies or rewordings of one provision)")
+    p.add_argument("--authority", action="append", metavar="NAME", help="only provisions this authority holds (repeatable)")
+    p.add_argument("--json", action="store_true", help="one JSON object per provision")
+    p.set_defaults(run=cmd_provisions)
+
+    p = sub.add_parser("align", parents=[common],
+                       help="two documents clause by clause: same, reworded, changed, missing, added")
+    p.add_argument("documents", nargs=2, metavar="DOCUMENT",
+                   help="a file name, a title, or a council with one document (a unique part is enough)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--format", choices=["text", "csv", "markdown"], default="text",
+                   help="csv, or markdown: a gap list for a report")
+    p.set_defaults(run=cmd_align)
 
     p = sub.add_parser("eval", parents=[common], help="score a question file (success@k, MRR, abstention, coverage)")
     p.add_argument("file", metavar="FILE.jsonl", nargs="?")

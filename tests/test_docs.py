@@ -16,8 +16,8 @@ def subcommands() -> list[str]:
 
 
 def test_cli_has_the_design_subcommands():
-    assert subcommands() == ["ask", "bench", "compare", "eval", "fit-abstention", "fit-compare", "ingest", "passages",
-                             "train"]
+    assert subcommands() == ["align", "ask", "bench", "compare", "eval", "fit-abstention", "fit-compare", "ingest",
+                             "passages", "provisions", "train"]
 
 
 @pytest.mark.parametrize("command", subcommands())

@@ -232,7 +232,7 @@ def test_manifest_gives_provenance(tmp_path):
 
 
 @pytest.mark.parametrize("change,match", [
-    (('kind = "protocol"', 'kind = "policy"'), r"manifest.toml:6: kind = 'policy' is not one of"),
+    (('kind = "protocol"', 'kind = "bylaw"'), r"manifest.toml:6: kind = 'bylaw' is not one of"),
     (('note = ""', 'notes = ""'), r"manifest.toml:10: unknown field 'notes'"),
     (('file = "a.txt"', 'file = "missing.txt"'), r"manifest.toml:3: names 'missing.txt'"),
     (('status = "adopted"', 'status = adopted'), r"manifest.toml.*not valid TOML.*line 7"),

@@ -135,7 +135,7 @@ def test_corrected_details_from_a_manifest_in_a_new_folder_are_taken(tmp_path, f
     first = write_corpus(tmp_path / "first", {"protocol.txt": "Member Officer Protocol\n\n1. Officers advise.\n"})
     index_dir = tmp_path / "index"
     update_index([first], index_dir, fake_embedder)
-    assert _documents(index_dir)["protocol.txt"]["authority"] == "Unidentified council"
+    assert _documents(index_dir)["protocol.txt"]["authority"] == "Council not identified: protocol.txt"
 
     plain_copy = write_corpus(tmp_path / "plain", {"protocol.txt": (first / "protocol.txt").read_text()})
     report = update_index([plain_copy], index_dir, fake_embedder)
