@@ -262,8 +262,51 @@ def split_glued_lead_ins(paras: list[Para]) -> list[Para]:
     return out
 
 
+# A page "scattered" by its PDF producer puts every word on a line of its own, with a
+# line holding only a space between words and a run of them between lines
+# ("Wroxton\n \n&\n \nBalscote\n \nParish"): seen in a Word export whose text layer
+# pypdf reads word by word. Such a page has at least SCATTERED_MIN_LINES lines, of
+# which at least SCATTERED_SHARE hold one word or less and SCATTERED_SPACES hold
+# only a space (an empty line is a paragraph break, not this).
+SCATTERED_MIN_LINES = 12
+SCATTERED_SHARE = 0.85
+SCATTERED_SPACES = 0.3
+_PUNCTUATION_START = re.compile(r"^[,.;:!?)\]’”%]")
+
+
+def rejoin_scattered_words(page: str) -> str:
+    """A scattered page's words joined back into its lines; any other page unchanged."""
+    lines = page.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if len(lines) < SCATTERED_MIN_LINES:
+        return page
+    short = sum(1 for line in lines if len(line.split()) <= 1)
+    spaces = sum(1 for line in lines if line and not line.strip())
+    if short / len(lines) < SCATTERED_SHARE or spaces / len(lines) < SCATTERED_SPACES:
+        return page
+    out: list[str] = []
+    current: list[str] = []
+    blanks = 0
+    for line in lines:
+        word = line.strip()
+        if not word:
+            blanks += 1
+            continue
+        if current and blanks >= 2:  # a run of blank lines: the printed line ended
+            out.append(" ".join(current))
+            current = []
+        if current and _PUNCTUATION_START.match(word):
+            current[-1] += word
+        else:
+            current.append(word)
+        blanks = 0
+    if current:
+        out.append(" ".join(current))
+    return "\n".join(out)
+
+
 def clean_document(pages: list[str], paged: bool) -> list[Para]:
     if paged:
+        pages = [rejoin_scattered_words(p) for p in pages]
         split = [p.replace("\r\n", "\n").replace("\r", "\n").split("\n") for p in pages]
         paras = join_pdf_lines(strip_running_lines(split))
     else:

@@ -7,13 +7,26 @@ import re
 from ingest.markers import heading_like, is_upper
 
 _AUTHORITY = re.compile(
-    r"\b((?:[A-Z][A-Za-z'’\-]+|of|upon|on|the|and|&)(?:[ \t]+(?:[A-Z][A-Za-z'’\-]+|of|upon|on|the|and|&)){0,4})[ \t]+"
-    r"(Parish|Town|Borough|City|District|County|Community|Metropolitan Borough|County Borough)[ \t]+Council\b",
+    r"\b((?:[A-Z][A-Za-z'’\-]+|of|upon|on|the|and|&|cum|in|le|by)"
+    r"(?:[ \t]+(?:[A-Z][A-Za-z'’\-]+|of|upon|on|the|and|&|cum|in|le|by)){0,5})[ \t]+"
+    r"(Parish|Town|Borough|City|District|County|Community|Metropolitan Borough|County Borough)[ \t]+"
+    r"Council(?:lors'?|lors’)?\b",
     re.IGNORECASE,
 )
 _MONTHS = "january february march april may june july august september october november december".split()
 _DATE = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(" + "|".join(_MONTHS) + r")\s+(\d{4})\b", re.I)
-_STOP = {"the", "of", "and", "on", "upon", "&"}
+_STOP = {"the", "of", "and", "on", "upon", "&", "in", "by", "cum", "le"}
+# Words joining the parts of a council's name ("Wroxton & Balscote", "Burton-cum-Walden",
+# "Newcastle upon Tyne", "Stratford-on-Avon").
+_JOINERS = {"&", "and", "upon", "on", "cum", "in", "le", "the"}
+# Capitalised words that make no council's name on their own: "The Parish Council",
+# "each Town Council", "District and County Council".
+_GENERIC = {"the", "a", "an", "this", "that", "each", "every", "any", "other", "our", "your", "their", "its",
+            "his", "her", "local", "principal", "unitary", "relevant", "parish", "town", "borough", "city",
+            "district", "county", "community", "metropolitan", "member", "members", "national", "english",
+            "welsh", "all", "both", "neighbouring", "adjoining", "same", "such", "clerk", "chairman",
+            "chair", "mayor", "council", "councils", "and", "or", "of", "to", "by", "for", "with", "from",
+            "model", "standing", "orders", "code", "conduct", "policy", "protocol", "financial", "regulations"}
 
 
 def _title_case(text: str) -> str:
@@ -21,50 +34,129 @@ def _title_case(text: str) -> str:
     out = []
     for n, w in enumerate(words):
         lw = w.lower()
-        out.append(lw if n and lw in {"of", "and", "on", "upon", "the", "for", "to", "a", "in"} else lw[:1].upper() + lw[1:])
+        if n and lw in {"of", "and", "on", "upon", "the", "for", "to", "a", "in", "cum", "le"}:
+            out.append(lw)
+        else:
+            out.append("-".join(part if part.lower() in {"cum", "on", "upon", "le", "in", "under", "by"} and i
+                                else _capitalise(part) for i, part in enumerate(lw.split("-"))))
     return " ".join(out)
 
 
-def infer_authority(text: str, meta_author: str = "") -> str:
-    head = text[:4000]
-    for m in _AUTHORITY.finditer(head):
-        words = m.group(1).split()
-        while words and words[0].lower() in _STOP | {"this", "a"}:
-            words = words[1:]
-        # keep the name words that are capitalised in the source (drop "adopted by", "meeting of" ...)
-        name = []
-        for w in reversed(words):
-            if w[:1].isupper() or (name and w.lower() in {"upon", "on", "the"}):
-                name.insert(0, w)
-            else:
-                break
-        if name:
-            return _title_case(" ".join(name + [m.group(2), "Council"]))
-    if meta_author and _AUTHORITY.search(meta_author):
-        return _title_case(meta_author.strip())
+def _capitalise(word: str) -> str:
+    """"(england)" -> "(England)": the first letter, wherever it is."""
+    for i, char in enumerate(word):
+        if char.isalpha():
+            return word[:i] + char.upper() + word[i + 1:]
+    return word
+
+
+def _name(match: re.Match) -> str:
+    """The council's name in a match, or "" when the words before its type name no council."""
+    words = match.group(1).split()
+    name: list[str] = []
+    for word in reversed(words):
+        if word[:1].isupper() or (name and word.lower() in _JOINERS and name[0].lower() not in _JOINERS):
+            name.insert(0, word)
+        else:
+            break
+    if any(word.lower() == "the" for word in name):
+        # "Precept The parish Council" (a heading run into a sentence): a council's name
+        # holds no standalone "the" ("Stow-on-the-Wold" keeps it inside one word).
+        name = name[max(i for i, word in enumerate(name) if word.lower() == "the") + 1:]
+    while name and (name[0].lower() in _JOINERS or name[0].lower() in _GENERIC):
+        name = name[1:]
+    if not name or all(w.lower() in _GENERIC or w.lower() in _JOINERS for w in name):
+        return ""
+    kind = " ".join(match.group(2).split())
+    text = " ".join(name + [kind, "Council"])
+    mixed = any(c.islower() for c in text.replace("Council", ""))
+    return text if mixed and name[0][:1].isupper() and not text.isupper() else _title_case(text)
+
+
+def council_candidates(text: str) -> dict[str, float]:
+    """Every council named in ``text``, scored: how often, how early, and whether it stands
+    as a line of its own (a letterhead or running title) or after "adopted by"."""
+    scores: dict[str, float] = {}
+    for match in _AUTHORITY.finditer(text):
+        name = _name(match)
+        if not name:
+            continue
+        key = name
+        score = 1.0
+        if match.start() < 1500:
+            score += 3.0
+        if match.start() < 200:  # the title or letterhead
+            score += 2.0
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        line_end = text.find("\n", match.end())
+        line = text[line_start:line_end if line_end >= 0 else len(text)]
+        if len(line.strip()) <= len(match.group(0)) + 4:
+            score += 2.0
+        if re.search(r"(?i)adopted\s+by\s+(?:the\s+)?$", text[max(0, match.start() - 30):match.start()]):
+            score += 2.0
+        scores[key] = scores.get(key, 0.0) + score
+    return scores
+
+
+def infer_authority(text: str, meta_author: str = "", folder: str = "") -> str:
+    """The council a document belongs to, from its whole text (best scored of
+    :func:`council_candidates`), else the PDF's author when that names a council,
+    else its folder's name ("wroxton-balscote-parish-council/"); "" when none does."""
+    scores = council_candidates(text)
+    if scores:
+        return max(scores.items(), key=lambda item: (item[1], -len(item[0])))[0]
+    for hint in (meta_author, folder.replace("-", " ").replace("_", " ")):
+        scores = council_candidates(hint)
+        if scores:
+            return max(scores.items(), key=lambda item: item[1])[0]
     return ""
 
 
+_EDITOR_TITLE = re.compile(
+    r"(?i)^(microsoft (word|powerpoint|excel) - |untitled)|\.(docx?|pages|pdf|odt|rtf|txt)$|^document\d*$")
+_ORGANISATIONS = re.compile(
+    r"(?i)^(national association of local councils|local government association|one voice wales)\b")
+# What follows a title on its line: "Standing Orders Adopted By Resolution ...", "Issue 1.0 (17/01/13)".
+_TITLE_TAIL = re.compile(r"(?i)\s+(?:adopted|approved|reviewed|issue\s+\d|version\s+\d|v\d+\.\d)\b.*$")
+_LABEL_LINE = re.compile(r"(?i)^(council name|council address|email address|telephone|tel|address|website)\b")
+
+
 def infer_title(paras_text: list[str], meta_title: str, authority: str, stem: str) -> str:
+    """The document's own title: its first heading that is not only a council's or an
+    organisation's name, with the council's name taken off the front; else the PDF's
+    title when that is not an editor's file name ("Microsoft Word - x.doc", "y.pages");
+    else the file name."""
+    names = [authority.lower()] if authority else []
+    for line in paras_text[:25]:
+        candidate = " ".join(line.split())
+        if not candidate or _LABEL_LINE.match(candidate) or _ORGANISATIONS.match(candidate):
+            continue
+        first = candidate.split("\n")[0]
+        if not heading_like(first) or re.fullmatch(r"[\d\s|]*(page)?[\d\s|]*", first.lower()):
+            continue
+        rest = first
+        match = _AUTHORITY.match(first)
+        if match and _name(match):
+            rest = first[match.end():]
+            if match.group(0).lower().endswith("councillors"):  # "X Parish Councillors' Handbook"
+                rest = "Councillors" + rest
+        elif authority and first.lower().startswith(authority.lower()):
+            rest = first[len(authority):]
+        rest = _TITLE_TAIL.sub("", rest.strip(" -–:|")).strip(" -–:|")
+        if not rest or rest.lower() in {"council", "councillors", "councillors'", "councillors’"}:
+            continue
+        return _title_case(rest) if is_upper(rest) else rest
     meta = meta_title.strip()
-    if meta and " " in meta and meta.lower().replace(" ", "") != stem.lower().replace("-", "").replace("_", ""):
+    if meta and " " in meta and not _EDITOR_TITLE.search(meta) and \
+            meta.lower().replace(" ", "") != stem.lower().replace("-", "").replace("_", ""):
         return meta
-    for line in paras_text[:15]:
-        candidate = line.strip()
-        if not heading_like(candidate):
-            continue
-        if authority and candidate.lower().startswith(authority.lower()):
-            rest = candidate[len(authority):].strip(" -–:|")
-            if rest:
-                return _title_case(rest) if is_upper(rest) else rest
-            continue
-        return _title_case(candidate) if is_upper(candidate) else candidate
     return stem.replace("-", " ").replace("_", " ").strip().capitalize()
 
 
 # What a document's title says it is, most specific first: a constitution's part titled
 # "Member/Officer Protocol" is a protocol, a "Complaints Procedure" is a procedure.
 _KIND_BY_TITLE = (
+    ("other", re.compile(r"\bhandbook\b|\bguide\b|\bguidance\b|\bhelp ?sheet\b")),
     ("model_code", re.compile(r"\bmodel\b.*\bcode of conduct\b|\bcode of conduct\b.*\bmodel\b")),
     ("code_of_conduct", re.compile(r"\bcodes? of conduct\b")),
     ("standing_orders", re.compile(r"\bstanding orders?\b")),
@@ -94,8 +186,8 @@ def infer_kind(title: str, text: str) -> str:
     lowered_title = title.lower()
     for kind, pattern in _KIND_BY_TITLE:
         if pattern.search(lowered_title):
-            if kind == "model_code" and _names_a_council(text[:3000]):
-                return "code_of_conduct"
+            if kind == "model_code" and (_names_a_council(text[:3000]) or _ADOPTION.search(text)):
+                return "code_of_conduct"  # a council's adopted copy of the model
             return kind
     opening = text[:6000].lower()
     counts = {kind: len(pattern.findall(opening)) for kind, pattern in _KIND_BY_TEXT}
@@ -108,7 +200,11 @@ def infer_kind(title: str, text: str) -> str:
 
 
 def _names_a_council(text: str) -> bool:
-    return bool(_AUTHORITY.search(text))
+    return bool(council_candidates(text))
+
+
+# "Adopted 6th June 2022", "Adopted by the council on ...": a council's own copy.
+_ADOPTION = re.compile(r"(?i)\badopted\b(?:\s+by\b[^\n]{0,60})?(?:\s+on)?\s+\d{1,2}(?:st|nd|rd|th)?\s+[a-z]+\s+\d{4}")
 
 
 def infer_date(text: str) -> str:

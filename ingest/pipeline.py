@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ingest.clauses import cut
-from ingest.cleanup import clean_document
+from ingest.cleanup import clean_document, rejoin_scattered_words
 from ingest.infer import infer_authority, infer_date, infer_kind, infer_title
 from ingest.manifest import read_manifest
 from ingest.passage import Passage, passage_id
@@ -169,8 +169,11 @@ def _ingest_one(path: Path, source: str, limits: Limits, entry: dict[str, str] |
     warnings: list[str] = []
     inferred: dict[str, str] = {}
     meta = dict(entry or {})
+    # The council is looked for in the text as read, before clean-up takes running titles
+    # ("TINTERN COMMUNITY COUNCIL" on every page) out of the passages.
+    raw_text = "\n".join(rejoin_scattered_words(page) for page in raw.pages)
     if entry is None:
-        authority = infer_authority(text, raw.meta_author)
+        authority = infer_authority(raw_text, raw.meta_author, path.parent.name)
         title = infer_title([p.text for p in paras], raw.meta_title, authority, path.stem)
         meta = {
             "authority": authority or unidentified(source),
@@ -187,7 +190,7 @@ def _ingest_one(path: Path, source: str, limits: Limits, entry: dict[str, str] |
     else:
         for key in ("authority", "title"):
             if not meta.get(key):
-                value = infer_authority(text, raw.meta_author) if key == "authority" else \
+                value = infer_authority(raw_text, raw.meta_author, path.parent.name) if key == "authority" else \
                     infer_title([p.text for p in paras], raw.meta_title, meta.get("authority", ""), path.stem)
                 if value:
                     meta[key] = value
