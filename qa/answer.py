@@ -25,7 +25,7 @@ from .abstain import (AbstentionModel, AbstentionPolicy, AbstentionSignals, Comp
 from .config import load_pipeline
 from .highlight import best_sentence
 from .rerank import Reranker, load_reranker
-from .ranking import (FusionMode, blend_scores, convex_scores, diversify, rank_positions, rerank_scores,
+from .ranking import (FusionMode, blend_scores, convex_scores, diversify, fold_copies, rank_positions, rerank_scores,
                       rrf_scores, top_positions)
 from .vocabulary import (Interpretation, SynonymGroup, asker_role, corpus_names, in_corpus_words, interpret,
                          load_vocabulary, named_authorities, role_names, unknown_councils, without_authority_names)
@@ -316,6 +316,7 @@ class Answerer:
         self.rerank_weight = settings.rerank_weight if rerank_weight is None else rerank_weight
         self.compare_rerank_depth = settings.compare_rerank_depth
         self.compare_gate = settings.compare_gate
+        self.fold_copies = settings.fold_copies
         if synonym_sets:
             index.lexical.prepare(synonym_set(group) for group in load_vocabulary())
         self.corpus_names = (corpus_names(load_vocabulary(), index.lexical.df, tokenize)
@@ -568,6 +569,12 @@ class Answerer:
         """Source -> the title of the national model its document adopts (found at ingest)."""
         return {d["source"]: d["adopts"] for d in self.index.documents if d.get("adopts")}
 
+    def copy_key(self, position: int) -> str | None:
+        """The provision of a clause that is an identical copy of it, for :func:`fold_copies`."""
+        from .provisions import copy_key
+
+        return copy_key(self.index, position)
+
     def lineage(self, position: int) -> tuple[str, list[dict]]:
         """The passage's provision and its copies elsewhere, when the index was saved with provisions
         (never grouped here: an index built without them answers without lineage)."""
@@ -614,6 +621,8 @@ class Answerer:
                           interpretation=notes, results=[])
         ranked, lexical, dense = self.ranked(query, allowed, shown=top_k)
         signals = self.signals(query, lexical, dense, ranked)
+        if self.fold_copies and self.index.provisions is not None:
+            ranked = fold_copies(ranked, self.copy_key)
         results = self.make_results(query, ranked, lexical, dense, top_k)
         abstain = self.abstains(signals) or not results
         if authorities and not abstain:

@@ -86,6 +86,7 @@ class PipelineSettings:
     rerank_weight: float
     compare_rerank_depth: int
     compare_gate: bool
+    fold_copies: bool
 
     def __post_init__(self) -> None:
         for name in ("dense_weight", "rrf_weight", "expansion_weight", "rerank_weight"):

@@ -59,7 +59,11 @@ def load_questions(path: Path) -> list[EvalQuestion]:
 
 
 def matches(result: dict, expectation: Expectation) -> bool:
-    return (result["authority"].lower() == expectation.authority.lower()
+    """The result is the expected council's clause, or names it among the councils holding the
+    same clause word for word (``also_in``: the words shown are then that council's words)."""
+    authorities = {result["authority"].lower()} | {c["authority"].lower() for c in result.get("also_in") or ()
+                                                     if c.get("likeness") == "identical"}
+    return (expectation.authority.lower() in authorities
             and normalise(expectation.contains) in normalise(result["text"]))
 
 

@@ -18,7 +18,7 @@ from ingest.safe import csv_cell, one_line
 
 from .equivalents import word_diff
 
-__all__ = ["provisions_of", "provision_records", "lineage", "find_document", "DocumentNotFound",
+__all__ = ["copy_key", "provisions_of", "provision_records", "lineage", "find_document", "DocumentNotFound",
            "alignment_record", "alignment_csv", "alignment_markdown", "alignment_text"]
 
 
@@ -74,13 +74,27 @@ def lineage(index, row: int) -> tuple[str, list[dict]]:
         return "", []
     provision = index.provisions[number]
     own = index.passages[row]
+    own_likeness = next(likeness for member, likeness, _overlap in provision.members if member == row)
     also = []
     for member, likeness, _overlap in provision.members:
         passage = index.passages[member]
         if member == row or passage.authority == own.authority or likeness == "different":
             continue
-        also.append({"authority": passage.authority, "clause": passage.clause, "id": passage.id})
+        # Likeness to the clause shown: word for word only when both copy the representative exactly.
+        same = "identical" if likeness == own_likeness == "identical" else "reworded"
+        also.append({"authority": passage.authority, "clause": passage.clause, "id": passage.id, "likeness": same})
     return provision.id, also
+
+
+def copy_key(index, row: int) -> str | None:
+    """The provision id of the passage at ``row`` when it is an identical copy of its
+    provision's clause (so two such passages say the same words), else None."""
+    number = int(_row_lookup(index)[row])
+    if number < 0:
+        return None
+    provision = index.provisions[number]
+    likeness = next(likeness for member, likeness, _overlap in provision.members if member == row)
+    return provision.id if likeness == "identical" else None
 
 
 def find_document(index, typed: str) -> dict:

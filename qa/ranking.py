@@ -144,6 +144,23 @@ def diversify(ranked: Sequence[int], group_of, per_group: int = 1, limit: int | 
     return kept + deferred
 
 
+def fold_copies(ranked: Sequence[tuple[int, float]], copy_of) -> list[tuple[int, float]]:
+    """Keep the first of each set of identical copies of one clause (``copy_of(position)``
+    gives a key shared by identical copies, or None); later copies are left out, and the
+    first names the councils that hold them (``also_in``). A national index then does not
+    fill the first page with one clause, and the next answers move up."""
+    seen: set = set()
+    out = []
+    for position, score in ranked:
+        key = copy_of(position)
+        if key is not None:
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append((position, score))
+    return out
+
+
 def group_ranks(ranked: Sequence[int], group_of, limit: int) -> dict[int, int]:
     """Each position's rank (from 1) as the rank of its group's first member.
 

@@ -56,3 +56,14 @@ def test_bad_question_line_is_named(tmp_path):
     path.write_text(json.dumps({"id": "x", "question": "q", "kind": "none"}) + "\n{broken\n")
     with pytest.raises(ValueError, match="line 2"):
         load_questions(path)
+
+
+def test_a_council_named_as_holding_the_same_words_counts_but_a_reworded_copy_does_not():
+    from qa.evaluate import Expectation, matches
+
+    shown = {"authority": "Watford Borough Council", "text": "Officers are employed by the Council as a whole.",
+             "also_in": [{"authority": "Carlisle City Council", "clause": "54", "id": "x", "likeness": "identical"},
+                         {"authority": "Newton Abbot Town Council", "clause": "", "id": "y", "likeness": "reworded"}]}
+    assert matches(shown, Expectation("Carlisle City Council", "employed by the Council as a whole"))
+    assert not matches(shown, Expectation("Newton Abbot Town Council", "employed by the Council as a whole"))
+    assert not matches(shown, Expectation("Carlisle City Council", "words not in the shown clause"))

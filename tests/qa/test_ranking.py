@@ -128,3 +128,12 @@ def test_diversify_with_a_limit_keeps_the_head_and_looks_no_further():
     assert limited[:2] == full[:2] == [1, 3]
     assert sorted(limited) == sorted(groups)  # nothing dropped
     assert looked == [1, 2, 3]  # group_of is not asked beyond the second pick
+
+
+def test_fold_copies_keeps_the_first_of_identical_copies_and_moves_the_rest_up():
+    from qa.ranking import fold_copies
+
+    ranked = [(10, 0.9), (11, 0.8), (12, 0.7), (13, 0.6), (14, 0.5)]
+    keys = {10: "P-a", 11: "P-a", 12: None, 13: "P-a", 14: "P-b"}
+    assert fold_copies(ranked, keys.get) == [(10, 0.9), (12, 0.7), (14, 0.5)]
+    assert fold_copies(ranked, lambda position: None) == ranked
