@@ -26,7 +26,8 @@ _GENERIC = {"the", "a", "an", "this", "that", "each", "every", "any", "other", "
             "district", "county", "community", "metropolitan", "member", "members", "national", "english",
             "welsh", "all", "both", "neighbouring", "adjoining", "same", "such", "clerk", "chairman",
             "chair", "mayor", "council", "councils", "and", "or", "of", "to", "by", "for", "with", "from",
-            "model", "standing", "orders", "code", "conduct", "policy", "protocol", "financial", "regulations"}
+            "model", "standing", "orders", "code", "conduct", "policy", "protocol", "financial", "regulations",
+            "full", "special", "annual", "extraordinary", "ordinary", "whole"}
 
 
 def _title_case(text: str) -> str:
@@ -98,13 +99,48 @@ def council_candidates(text: str) -> dict[str, float]:
     return scores
 
 
+# "Trafford Council", "Wiltshire Council": unitary and metropolitan councils that print no type.
+_UNTYPED = re.compile(r"\b([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})[ \t]+Council\b(?!lor)")
+# A document's references to its own council by type alone ("the Town Council").
+_BARE_TYPE = re.compile(r"(?:^|[^A-Za-z&\-][ \t]*)(?:the|The|this|This)[ \t]+(Parish|Town|Community|City|Borough|District|County)"
+                        r"[ \t]+Council\b")
+_TYPES = ("Parish", "Town", "Community", "City", "Borough", "District", "County")
+
+
+def _untyped_candidates(text: str) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    for match in _UNTYPED.finditer(text):
+        words = match.group(1).split()
+        if any(w.lower() in _GENERIC or w in _TYPES for w in words) or words[-1] in ("Metropolitan",):
+            continue
+        name = f"{match.group(1)} Council"
+        scores[name] = scores.get(name, 0.0) + (2.0 if match.start() < 1500 else 0.5)
+    return {name: score for name, score in scores.items() if score >= 2.0}
+
+
+def _council_type(name: str) -> str:
+    return next((kind for kind in _TYPES if f" {kind} Council" in f" {name}"), "")
+
+
 def infer_authority(text: str, meta_author: str = "", folder: str = "") -> str:
     """The council a document belongs to, from its whole text (best scored of
     :func:`council_candidates`), else the PDF's author when that names a council,
     else its folder's name ("wroxton-balscote-parish-council/"); "" when none does."""
     scores = council_candidates(text)
+    # A council named only in passing, while the document keeps calling its own council
+    # "the Town Council", is another body (a parish's minutes naming the district council).
+    bare: dict[str, int] = {}
+    for match in _BARE_TYPE.finditer(text):
+        bare[match.group(1)] = bare.get(match.group(1), 0) + 1
+    own_type, own_count = max(bare.items(), key=lambda item: item[1], default=("", 0))
+    if own_count >= 3:
+        scores = {name: score for name, score in scores.items()
+                  if _council_type(name) in ("", own_type) or text.count(name) >= own_count}
     if scores:
         return max(scores.items(), key=lambda item: (item[1], -len(item[0])))[0]
+    untyped = _untyped_candidates(text)
+    if untyped:
+        return max(untyped.items(), key=lambda item: item[1])[0]
     for hint in (meta_author, folder.replace("-", " ").replace("_", " ")):
         scores = council_candidates(hint)
         if scores:
@@ -118,6 +154,10 @@ _ORGANISATIONS = re.compile(
     r"(?i)^(national association of local councils|local government association|one voice wales)\b")
 # What follows a title on its line: "Standing Orders Adopted By Resolution ...", "Issue 1.0 (17/01/13)".
 _TITLE_TAIL = re.compile(r"(?i)\s+(?:adopted|approved|reviewed|issue\s+\d|version\s+\d|v\d+\.\d)\b.*$")
+_SUBJECT_LINE = re.compile(r"(?i)^(?:subject|title|report title)\s*:\s*(.{3,150})$")
+# A report's or minutes' cover lines, which are not its title.
+_MEETING_LINE = re.compile(r"(?i)^(?:meeting\b|agenda item\b|date\s*:|report of\b|wards? affected\b|appendices\s*:)")
+_PART_LABEL = re.compile(r"(?i)(part|appendix|annex|schedule|section|chapter)\s+[0-9A-Z]{1,3}[.:]?")
 _LABEL_LINE = re.compile(r"(?i)^(council name|council address|email address|telephone|tel|address|website)\b")
 
 
@@ -126,12 +166,20 @@ def infer_title(paras_text: list[str], meta_title: str, authority: str, stem: st
     organisation's name, with the council's name taken off the front; else the PDF's
     title when that is not an editor's file name ("Microsoft Word - x.doc", "y.pages");
     else the file name."""
-    names = [authority.lower()] if authority else []
-    for line in paras_text[:25]:
+    for line in paras_text[:15]:  # a committee report's cover: "Subject: Local Council Tax Support Scheme"
+        labelled = _SUBJECT_LINE.match(" ".join(line.split()))
+        if labelled and labelled.group(1).strip():
+            return labelled.group(1).strip()
+    for position, line in enumerate(paras_text[:25]):
         candidate = " ".join(line.split())
-        if not candidate or _LABEL_LINE.match(candidate) or _ORGANISATIONS.match(candidate):
+        if not candidate or _LABEL_LINE.match(candidate) or _ORGANISATIONS.match(candidate) or \
+                _MEETING_LINE.match(candidate):
             continue
         first = candidate.split("\n")[0]
+        if _PART_LABEL.fullmatch(first) and position + 1 < len(paras_text):
+            following = " ".join(paras_text[position + 1].split())
+            if heading_like(following):  # "Part 5" then "Codes and Protocols"
+                first = f"{first} {following}"
         if not heading_like(first) or re.fullmatch(r"[\d\s|]*(page)?[\d\s|]*", first.lower()):
             continue
         rest = first
@@ -143,6 +191,8 @@ def infer_title(paras_text: list[str], meta_title: str, authority: str, stem: st
         elif authority and first.lower().startswith(authority.lower()):
             rest = first[len(authority):]
         rest = _TITLE_TAIL.sub("", rest.strip(" -–:|")).strip(" -–:|")
+        if _MEETING_LINE.match(rest):  # "Royal Sutton Coldfield Town Council Meeting 21 February 2017"
+            continue
         if not rest or rest.lower() in {"council", "councillors", "councillors'", "councillors’"}:
             continue
         return _title_case(rest) if is_upper(rest) else rest
@@ -156,15 +206,17 @@ def infer_title(paras_text: list[str], meta_title: str, authority: str, stem: st
 # What a document's title says it is, most specific first: a constitution's part titled
 # "Member/Officer Protocol" is a protocol, a "Complaints Procedure" is a procedure.
 _KIND_BY_TITLE = (
-    ("other", re.compile(r"\bhandbook\b|\bguide\b|\bguidance\b|\bhelp ?sheet\b")),
+    ("other", re.compile(r"\bhandbook\b|\bguide\b|\bguidance\b|\bhelp ?sheet\b|^minutes\b|\bagenda\b|"
+                         r"^report\b|\breport of\b")),
+    # The parts of a council's constitution: "Part 4 Rules of Procedure", "Articles of the Constitution".
+    ("constitution", re.compile(r"^part\s+\d+\b|\bconstitution\b")),
     ("model_code", re.compile(r"\bmodel\b.*\bcode of conduct\b|\bcode of conduct\b.*\bmodel\b")),
     ("code_of_conduct", re.compile(r"\bcodes? of conduct\b")),
     ("standing_orders", re.compile(r"\bstanding orders?\b")),
     ("financial_regulations", re.compile(r"\bfinancial (?:regulations?|rules|procedure rules)\b")),
     ("protocol", re.compile(r"\bprotocols?\b|\bmember[s']*\W+officer relations\b")),
     ("procedure", re.compile(r"\bprocedures?\b|\bcomplaints?\b")),
-    ("policy", re.compile(r"\bpolicy\b|\bpolicies\b|\bstrategy\b")),
-    ("constitution", re.compile(r"\bconstitution\b")),
+    ("policy", re.compile(r"\bpolicy\b|\bpolicies\b|\bstrategy\b|\bscheme\b|\bstatement\b")),
 )
 # The same phrases counted in the opening text, when the title says nothing.
 _KIND_BY_TEXT = (

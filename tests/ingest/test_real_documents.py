@@ -1,10 +1,11 @@
 """Real councils' documents, ingested as a new user would, with no manifest.
 
-``eval/real-documents/`` holds 23 documents of 11 councils that an independent
-collector took from public repositories of council websites, renamed so that
-no file name gives the council or kind away, with the collector's own reading
-of each in ``truth.jsonl``. The inference rules were developed looking at these
-documents, so the figures here are development figures (docs/inference.md).
+``eval/real-documents/`` (23 documents of 11 councils) and ``eval/real-documents-2/``
+(13 documents of 8 other councils) were collected by independent helpers from
+public repositories of council websites and renamed so that no file name gives
+the council or kind away; each folder's ``truth.jsonl`` is the collector's own
+reading. The second batch was measured once before any rule was changed for it
+(docs/inference.md); both are development sets now.
 """
 
 from __future__ import annotations
@@ -21,17 +22,30 @@ from ingest import ingest_files
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT / "eval" / "real-documents"
-TRUTH = {record["file"]: record for record in map(json.loads, (REAL / "truth.jsonl").read_text().splitlines())}
+BATCHES = (REAL, ROOT / "eval" / "real-documents-2")
+TRUTH = {record["file"]: record for folder in BATCHES
+         for record in map(json.loads, (folder / "truth.jsonl").read_text().splitlines())}
 
 
 def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text.lower().replace("&", " and ")).strip()
 
 
+def _place(name: str) -> list[str]:
+    """A council's name without its type: "Trafford Borough Council" and "Trafford Council" are one council."""
+    return re.sub(r"\b(metropolitan|borough|city|district|county|town|parish|community)\b", " ", _norm(name)).split()
+
+
 def authority_right(got: str, want: str) -> bool:
     if not want:  # the text names no council: it must get one of its own, never a shared one
         return got.startswith("Council not identified: ")
-    return _norm(got) == _norm(want)
+    return _place(got) == _place(want)
+
+
+def authority_wrong(got: str, want: str) -> bool:
+    """Another council named: the one mistake a Monitoring Officer cannot forgive
+    (a council not identified is not this mistake: the citation says so)."""
+    return not got.startswith("Council not identified: ") and not authority_right(got, want)
 
 
 def title_right(got: str, want: str, authority: str) -> bool:
@@ -44,13 +58,18 @@ def title_right(got: str, want: str, authority: str) -> bool:
 
 @pytest.fixture(scope="module")
 def ingested():
-    result = ingest_files([REAL])
-    assert [s.path.name for s in result.skipped] == ["truth.jsonl"]  # README.md is never a document
+    result = ingest_files(list(BATCHES))
+    assert [s.path.name for s in result.skipped] == ["truth.jsonl"] * 2  # README.md is never a document
     return {d.source: d for d in result.documents}
 
 
 def test_every_real_document_is_read(ingested):
     assert sorted(ingested) == sorted(TRUTH)
+
+
+def test_no_document_is_given_another_councils_name(ingested):
+    wrong = {source: d.authority for source, d in ingested.items() if authority_wrong(d.authority, TRUTH[source]["authority"])}
+    assert wrong == {}
 
 
 def test_no_two_councils_share_an_authority(ingested):
