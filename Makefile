@@ -36,9 +36,11 @@ run: index
 	$(BIN)/streamlit run app.py --server.address $(PROTOCOL_QA_ADDRESS) --server.port $(PROTOCOL_QA_PORT) --server.headless true --browser.gatherUsageStats false
 
 # Debian packages the tests use, installed when missing: chromium (the browser test),
-# zip and unzip (an index copied with zip must still answer: tests/reliability/test_index_copies.py).
+# zip and unzip (an index copied with zip must still answer: tests/reliability/test_index_copies.py),
+# postgresql (the record's tests start a throwaway server: tests/record/conftest.py).
 system-packages:
 	@missing=""; for tool in chromium zip unzip; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then echo "Installing Debian's$$missing for the tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 

@@ -63,8 +63,25 @@ def render_result(result: dict) -> str:
     return "\n".join(lines)
 
 
+def render_verified(item: dict) -> str:
+    """A verified interpretation, marked as such (and as stale when it is)."""
+    head = ("NEEDS RE-VERIFICATION: " if item["stale"] else "") + \
+        f"Verified by {item['by']} ({item['role']}), {item['date']}"
+    lines = [f"[{item['id']}] {one_line(head)}", f"   Q: {one_line(item['question'])}",
+             f"   {one_line(item['note'])}"]
+    for clause in item["clauses"]:
+        lines.append(f"   - {one_line(clause['authority'])} {one_line(clause['clause'] or clause['source'])} "
+                     f"({clause['id']})")
+    for reason in item.get("stale_reasons", []):
+        lines.append(f"   ! {one_line(reason)}")
+    if item.get("review_by"):
+        lines.append(f"   review by {item['review_by']}")
+    return "\n".join(lines)
+
+
 def render_answer(answer: dict) -> str:
     lines = [f"Q: {one_line(answer['question'])}"]
+    lines.extend(render_verified(item) for item in answer.get("verified", []))
     if answer["interpretation"]:
         lines.append("Interpreted as: " + "; ".join(answer["interpretation"]))
     if not answer["answered"]:
@@ -150,10 +167,85 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
     answerer = open_answerer(settings)
     authorities = _authorities(answerer, args.authority)
-    answers = (answerer.ask(q, top_k=args.top_k, authorities=authorities, kinds=args.kind,
-                            statuses=args.status).to_dict() for q in _questions(args.question))
-    _emit(answers, args.json, render_answer)
+    record = _existing_record(settings)
+
+    def answer(question: str) -> dict:
+        result = answerer.ask(question, top_k=args.top_k, authorities=authorities, kinds=args.kind,
+                              statuses=args.status).to_dict()
+        if record is not None:
+            verified = record.matching(question, answerer.embedder, answerer.index)
+            if verified:
+                result["verified"] = [v.to_dict() for v in verified]
+        return result
+
+    _emit((answer(q) for q in _questions(args.question)), args.json, render_answer)
     return EXIT_OK
+
+
+def _existing_record(settings: Settings):
+    """The record, when there is one: ``ask`` never creates a database (nor writes to a read-only disk)."""
+    from .record import Record, database_url
+
+    url = database_url(settings.db)
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+        return None
+    return Record(settings.db)
+
+
+def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
+    from .record import Record, RecordError
+
+    record = Record(args.db or settings.db)
+    index = _index_or_none(settings)
+    try:
+        if args.action == "verify":
+            if index is None:
+                raise UsageError(f"there is no index at {settings.index_dir} to take the clauses' text from; "
+                                 "build it with protocol-qa ingest")
+            item = record.verify(args.question, args.passage or [], args.note, args.by, index,
+                                 role=args.role, review_by=args.review_by)
+            _print_interpretations([item], args.json)
+        elif args.action == "list":
+            items = [i for i in record.interpretations(index) if i.staleness.stale or not args.stale]
+            _print_interpretations(items, args.json)
+        elif args.action == "show":
+            _print_interpretations([record.show(args.id, index)], args.json)
+        elif args.action == "export":
+            sys.stdout.write(record.export(index, args.format))
+        elif args.action == "review":
+            queue = record.review_queue()
+            for item in queue:
+                if args.json:
+                    print(json_line(json.dumps(item.to_dict(), ensure_ascii=False)))
+                else:
+                    where = f" ({one_line(item.authority)})" if item.authority else ""
+                    print(f"{item.id}  {item.created[:10]}  {item.view}: {item.verdict}{where}  "
+                          f"{one_line(item.question)}")
+            if not args.json:
+                print(f"{len(queue)} item(s) to review.")
+    except RecordError as exc:
+        raise UsageError(str(exc)) from exc
+    return EXIT_OK
+
+
+def _index_or_none(settings: Settings):
+    from index.hybrid import HybridIndex
+    from index.store import IndexNotFound
+
+    try:
+        return HybridIndex.load(Path(settings.index_dir))
+    except IndexNotFound:
+        return None
+
+
+def _print_interpretations(items, as_json: bool) -> None:
+    for item in items:
+        if as_json:
+            print(json_line(json.dumps(item.to_dict(), ensure_ascii=False)))
+            continue
+        print(render_verified(item.to_dict()) + "\n")
+    if not as_json and not items:
+        print("No verified interpretations.")
 
 
 def _authorities(answerer, names):
@@ -363,6 +455,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "csv", "markdown"], default="text",
                    help="csv or markdown export with full citations")
     p.set_defaults(run=cmd_compare)
+
+    p = sub.add_parser("record", parents=[common],
+                       help="the Monitoring Officer's verified interpretations and the feedback queue")
+    p.add_argument("--db", metavar="URL", help="a SQLite file or postgresql://... (default: $PROTOCOL_QA_DB or data/record.sqlite3)")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    verify = actions.add_parser("verify", help="record a verified interpretation")
+    verify.add_argument("--question", required=True)
+    verify.add_argument("--passage", action="append", metavar="ID", required=True,
+                        help="a clause it rests on (repeatable; ids are in ask --json)")
+    verify.add_argument("--note", required=True)
+    verify.add_argument("--by", required=True, metavar="NAME")
+    verify.add_argument("--role", default="Monitoring Officer")
+    verify.add_argument("--review-by", metavar="YYYY-MM-DD")
+    verify.add_argument("--json", action="store_true")
+    listing = actions.add_parser("list", help="every current interpretation")
+    listing.add_argument("--stale", action="store_true", help="only those that need re-verification")
+    listing.add_argument("--json", action="store_true")
+    show = actions.add_parser("show", help="one interpretation, with what changed in its clauses")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    export = actions.add_parser("export", help="every interpretation, for a report or a backup")
+    export.add_argument("--format", choices=["csv", "json"], default="json")
+    review = actions.add_parser("review", help="the feedback queue")
+    review.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_record)
 
     p = sub.add_parser("provisions", parents=[common],
                        help="clauses shared by several documents (copies or rewordings of one provision)")

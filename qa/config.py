@@ -2,7 +2,7 @@
 
 Defaults suit the default corpus; environment variables override them
 (``PROTOCOL_QA_INDEX``, ``PROTOCOL_QA_CORPUS``, ``PROTOCOL_QA_ADMIN_TOKEN``,
-``PROTOCOL_QA_ENCODER``, ``PROTOCOL_QA_CORPUS_WORDING``), and
+``PROTOCOL_QA_ENCODER``, ``PROTOCOL_QA_CORPUS_WORDING``, ``PROTOCOL_QA_DB``), and
 command-line options override the environment.
 """
 
@@ -15,6 +15,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INDEX_DIR = PROJECT_ROOT / ".index"
 DEFAULT_CORPUS_DIR = PROJECT_ROOT / "corpus"
+# The Monitoring Officer's record (qa/record.py): outside the rebuildable index.
+DEFAULT_DB = PROJECT_ROOT / "data" / "record.sqlite3"
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class Settings:
     encoder: str = "auto"
     # None: as the pipeline profile says (qa/data/pipeline.toml); the variable overrides it.
     corpus_wording: bool | None = None
+    # The record's database: a SQLite file, or postgresql://... (PROTOCOL_QA_DB).
+    db: str = str(DEFAULT_DB)
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -50,6 +54,7 @@ class Settings:
             admin_token=env.get("PROTOCOL_QA_ADMIN_TOKEN", ""),
             encoder=env.get("PROTOCOL_QA_ENCODER", "auto"),
             corpus_wording=_switch(env, "PROTOCOL_QA_CORPUS_WORDING", default=None),
+            db=env.get("PROTOCOL_QA_DB") or str(DEFAULT_DB),
         )
         given = {key: value for key, value in overrides.items() if value is not None}
         return replace(settings, **given)

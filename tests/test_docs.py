@@ -17,7 +17,7 @@ def subcommands() -> list[str]:
 
 def test_cli_has_the_design_subcommands():
     assert subcommands() == ["align", "ask", "bench", "compare", "eval", "fit-abstention", "fit-compare", "ingest",
-                             "passages", "provisions", "train"]
+                             "passages", "provisions", "record", "train"]
 
 
 @pytest.mark.parametrize("command", subcommands())
