@@ -66,7 +66,7 @@ def render_result(result: dict) -> str:
 def render_verified(item: dict) -> str:
     """A verified interpretation, marked as such (and as stale when it is)."""
     head = ("NEEDS RE-VERIFICATION: " if item["stale"] else "") + \
-        f"Verified by {item['by']} ({item['role']}), {item['date']}"
+        f"Verified by {item['by']} ({item['role']}), {item['date']}, for the question below; check yours is the same"
     lines = [f"[{item['id']}] {one_line(head)}", f"   Q: {one_line(item['question'])}",
              f"   {one_line(item['note'])}"]
     for clause in item["clauses"]:
@@ -173,7 +173,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         result = answerer.ask(question, top_k=args.top_k, authorities=authorities, kinds=args.kind,
                               statuses=args.status).to_dict()
         if record is not None:
-            verified = record.matching(question, answerer.embedder, answerer.index)
+            verified = record.matching(question, [r["id"] for r in result["results"]], answerer.index)
             if verified:
                 result["verified"] = [v.to_dict() for v in verified]
         return result

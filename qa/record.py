@@ -21,13 +21,13 @@ import datetime as dt
 import io
 import json
 import logging
+import re
 import secrets
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import sqlalchemy as sa
 
 from ingest.safe import csv_cell
@@ -35,7 +35,7 @@ from ingest.safe import csv_cell
 from .equivalents import word_diff
 
 __all__ = ["Record", "RecordError", "Conflict", "Interpretation", "Staleness", "Feedback", "METADATA",
-           "MATCH_SIMILARITY", "database_url"]
+           "MATCH_DEPTH", "database_url"]
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,19 @@ _MIGRATION_LOCK = threading.Lock()
 _MIGRATED: set[str] = set()
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-# How close (cosine of the encoder's question vectors) a question must be to a verified
-# one for the interpretation to be shown first: measured on paraphrase and near-miss
-# pairs written by an independent writer (docs/record.md).
-MATCH_SIMILARITY = 0.80
+# An interpretation is offered when a clause it rests on is the question's first answer.
+# Measured on 100 paraphrase and near-miss pairs written by an independent writer
+# (eval/record-pairs.jsonl, docs/record.md): no signal tried told them apart (question
+# embeddings rank near-misses closer than paraphrases), so the rule is the plainest one
+# and the interpretation is always shown with the question it was verified for.
+MATCH_DEPTH = 1
+_NUMBER = re.compile(r"\d[\d,.]*")
+
+
+def _numbers(text: str) -> set[str]:
+    """Amounts, dates and counts in a question ("£40", "28 days"): two questions naming different
+    ones are different questions, whatever their words share."""
+    return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
 
 METADATA = sa.MetaData()
 INTERPRETATIONS = sa.Table(
@@ -147,7 +156,6 @@ class Interpretation:
     review_by: str | None
     clauses: tuple[VerifiedClause, ...]
     staleness: Staleness = field(default=Staleness(False))
-    similarity: float | None = None
 
     def to_dict(self) -> dict:
         """The ``verified`` object of ``ask --json`` (docs: ../shared/DESIGN.md), with its clauses and why it is stale."""
@@ -157,8 +165,6 @@ class Interpretation:
                   "clauses": [{"id": c.passage_id, "authority": c.authority, "source": c.source, "clause": c.clause,
                                "text": c.text} for c in self.clauses],
                   "stale_reasons": list(self.staleness.reasons), "changes": list(self.staleness.changes)}
-        if self.similarity is not None:
-            record["similarity"] = round(self.similarity, 4)
         return record
 
 
@@ -191,7 +197,6 @@ class Record:
         self.engine = sa.create_engine(self.url, future=True, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._vectors: dict[str, np.ndarray] = {}
         self.migrate()
 
     def migrate(self) -> None:
@@ -284,24 +289,25 @@ class Record:
                 return interpretation
         raise RecordError(f"no current interpretation {identifier!r}; 'protocol-qa record list' lists them")
 
-    def matching(self, question: str, embedder, index=None, *, threshold: float = MATCH_SIMILARITY,
+    def matching(self, question: str, result_ids: Sequence[str], index=None, *, depth: int = MATCH_DEPTH,
                  limit: int = 3) -> list[Interpretation]:
-        """Interpretations whose question means what ``question`` asks (cosine at least ``threshold``), closest first."""
-        current = self.interpretations(index)
-        if not current or not question.strip():
+        """Interpretations of a related question: one of the clauses they rest on is among the first
+        ``depth`` clauses answering ``question`` (``result_ids``, best first), and the two questions
+        name no different amounts or dates. Shown with the question they were verified for, since
+        a near question can have another answer (docs/record.md measures how often)."""
+        wanted = list(result_ids[:depth])
+        if not wanted or not question.strip():
             return []
-        missing = [i.question for i in current if i.question not in self._vectors]
-        if missing:
-            for text, vector in zip(missing, embedder.encode(missing)):
-                self._vectors[text] = np.asarray(vector, dtype=np.float32)
-        asked = np.asarray(embedder.encode([question])[0], dtype=np.float32)
-        scored = []
-        for interpretation in current:
-            similarity = float(self._vectors[interpretation.question] @ asked)
-            if similarity >= threshold:
-                scored.append(Interpretation(**{**interpretation.__dict__, "similarity": similarity}))
-        scored.sort(key=lambda i: -(i.similarity or 0.0))
-        return scored[:limit]
+        asked = _numbers(question)
+        found = []
+        for interpretation in self.interpretations(index):
+            ids = {c.passage_id for c in interpretation.clauses}
+            ranks = [rank for rank, passage_id in enumerate(wanted) if passage_id in ids]
+            recorded = _numbers(interpretation.question)
+            if ranks and (not asked or not recorded or asked == recorded):
+                found.append((min(ranks), interpretation))
+        found.sort(key=lambda item: item[0])
+        return [interpretation for _rank, interpretation in found[:limit]]
 
     # -- feedback ---------------------------------------------------------------------
     def add_feedback(self, question: str, view: str, verdict: str, *, passage_id: str | None = None,

@@ -36,7 +36,7 @@ def _clause(index, words: str):
     return next(p for p in index.passages if words in p.text)
 
 
-def test_verify_then_a_paraphrase_sees_it_first_and_a_different_question_does_not(db_url, corpus_index):
+def test_verify_then_a_question_answered_by_its_clause_sees_it_and_others_do_not(db_url, corpus_index):
     _, index_dir = corpus_index
     index = HybridIndex.load(index_dir)
     record = Record(db_url)
@@ -45,11 +45,15 @@ def test_verify_then_a_paraphrase_sees_it_first_and_a_different_question_does_no
                          review_by="2099-01-01")
     assert made.id.startswith("v-") and not made.staleness.stale
     assert made.clauses[0].text == clause.text
-    embedder = FakeEmbedder()
-    matched = record.matching("can a councillor instruct an officer to do some work for them", embedder, index,
-                              threshold=0.8)
+    other = _clause(index, "Proper Officer")
+    matched = record.matching("can a cllr tell staff to do jobs for them", [clause.id, other.id], index)
     assert [m.id for m in matched] == [made.id]
-    assert record.matching("Who is the proper officer?", embedder, index, threshold=0.8) == []
+    assert record.matching("Who is the proper officer?", [other.id, clause.id], index) == []  # not its first answer
+    gift = record.verify("Must I register a gift worth £60?", [_clause(index, "fifty pounds").id], "Yes.", "A. Jones",
+                         index)
+    gifts = _clause(index, "fifty pounds").id
+    assert [m.id for m in record.matching("gift of £60 from a developer, register?", [gifts], index)] == [gift.id]
+    assert record.matching("Must I register a gift worth £40?", [gifts], index) == []  # another amount
     assert record.audit_log()[0]["action"] == "verify" and record.audit_log()[0]["who"] == "A. Jones"
 
 
