@@ -215,8 +215,90 @@ def view_ask(answerer, state: AppState) -> None:
                 for result in answer.results:
                     show_result(result, "near")
         return
+    show_verified(answer, question, answerer.index)
     for result in answer.results:
         show_result(result, "ask")
+    feedback_buttons(question, answer)
+    if st.session_state.get("admin_signed_in"):
+        verify_form(answerer, question, answer)
+
+
+@st.cache_resource(show_spinner=False)
+def get_record(db: str):
+    from qa.record import Record
+
+    return Record(db)
+
+
+def existing_record():
+    """The record when its database exists: reading a page never creates one."""
+    from qa.record import database_url
+
+    url = database_url(SETTINGS.db)
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+        return None
+    return get_record(SETTINGS.db)
+
+
+def show_verified(answer, question: str, index) -> None:
+    """Verified interpretations of a related question, above the ranked clauses."""
+    record = existing_record()
+    if record is None or not answer.results:
+        return
+    for item in record.matching(question, [r.passage.id for r in answer.results], index):
+        data = item.to_dict()
+        with st.container(border=True):
+            when = data["date"]
+            if data["stale"]:
+                st.warning(f"Needs re-verification: verified by {render.md_literal(data['by'])} "
+                           f"({render.md_literal(data['role'])}), {when}, but "
+                           + render.md_literal("; ".join(data["stale_reasons"])), icon=":material/history:")
+            else:
+                st.success(f"Verified by {render.md_literal(data['by'])} ({render.md_literal(data['role'])}), {when}",
+                           icon=":material/verified:")
+            st.caption("For the question (check yours is the same):")
+            st.text(data["question"])
+            st.text(data["note"])
+            st.caption("Resting on: " + render.md_literal("; ".join(
+                f"{c['authority']} {c['clause'] or c['source']}" for c in data["clauses"])))
+
+
+def feedback_buttons(question: str, answer) -> None:
+    """Nothing of a question is kept unless the user presses one of these."""
+    left, right = st.columns(2)
+    top = answer.results[0].passage if answer.results else None
+    verdict = None
+    if left.button("This answered my question", key="fb_yes", icon=":material/thumb_up:"):
+        verdict = "answered"
+    if right.button("This did not", key="fb_no", icon=":material/thumb_down:"):
+        verdict = "not_answered"
+    if verdict:
+        get_record(SETTINGS.db).add_feedback(question, "ask", verdict, passage_id=top.id if top else None,
+                                             authority=top.authority if top else None)
+        st.success("Thank you: your feedback is in the Monitoring Officer's review queue.")
+
+
+def verify_form(answerer, question: str, answer) -> None:
+    """The Monitoring Officer records how the clauses apply (signed-in sessions only)."""
+    labels = {f"{r.passage.authority} {r.passage.clause or r.passage.section}": r.passage.id for r in answer.results}
+    with st.expander("Record a verified interpretation (Monitoring Officer)"):
+        with st.form("verify"):
+            chosen = st.multiselect("The clauses that govern it", list(labels), key="v_clauses")
+            note = st.text_area("How they apply, in your words", key="v_note")
+            by = st.text_input("Your name", key="v_by")
+            role = st.text_input("Your role", value="Monitoring Officer", key="v_role")
+            review = st.date_input("Review by", value=None, key="v_review")
+            if st.form_submit_button("Record as verified", key="v_submit"):
+                from qa.record import RecordError
+
+                try:
+                    made = get_record(SETTINGS.db).verify(question, [labels[c] for c in chosen], note, by,
+                                                          answerer.index, role=role,
+                                                          review_by=review.isoformat() if review else None)
+                except RecordError as exc:
+                    st.error(f"Not recorded: {render.md_literal(str(exc))}")
+                else:
+                    st.success(f"Recorded as {made.id}.")
 
 
 def view_compare(answerer, state: AppState, stamp: tuple) -> None:

@@ -30,7 +30,7 @@ def fresh(tmp_path) -> tuple[Path, Path]:
 
 
 @pytest.fixture(autouse=True)
-def fake_encoder(monkeypatch):
+def fake_encoder(monkeypatch, tmp_path):
     """PROTOCOL_QA_ENCODER=fake selects the deterministic FakeEmbedder."""
     import index.embed as embed
 
@@ -44,6 +44,7 @@ def fake_encoder(monkeypatch):
     monkeypatch.setattr(embed, "load_embedder", load_embedder, raising=False)
     monkeypatch.setenv("PROTOCOL_QA_ENCODER", "fake")
     monkeypatch.delenv("PROTOCOL_QA_ADMIN_TOKEN", raising=False)
+    monkeypatch.setenv("PROTOCOL_QA_DB", str(tmp_path / "data" / "record.sqlite3"))  # never the project's own
 
 
 @pytest.fixture

@@ -347,3 +347,60 @@ def test_damaged_index_is_a_banner(monkeypatch, tmp_path, built):
     monkeypatch.setenv("PROTOCOL_QA_INDEX", str(damaged))
     at = run(make_app(view="ask", q=GIFTS))
     assert at.error and "could not be loaded" in at.error[0].value
+
+
+# -- the Monitoring Officer's record ------------------------------------------------------
+
+def test_nothing_is_kept_unless_a_feedback_button_is_pressed(app_env, tmp_path):
+    import os
+
+    from qa.record import Record
+
+    db = Path(os.environ["PROTOCOL_QA_DB"])
+    at = run(make_app(view="ask", q=GIFTS))
+    assert not db.exists()  # asking stores nothing
+    at.button(key="fb_no").click()
+    run(at)
+    assert at.success and "review queue" in at.success[0].value
+    queue = Record(db).review_queue()
+    assert [(f.question, f.verdict, f.view) for f in queue] == [(GIFTS, "not_answered", "ask")]
+
+
+def test_a_verified_interpretation_is_shown_first_and_marked(app_env):
+    import os
+
+    from index.hybrid import HybridIndex
+    from qa.record import Record
+
+    _, index_dir = app_env
+    index = HybridIndex.load(index_dir)
+    top = next(p for p in index.passages if "register any gift or hospitality" in p.text)
+    Record(os.environ["PROTOCOL_QA_DB"]).verify(GIFTS, [top.id], "Register within 28 days.", "A. Jones", index)
+    at = run(make_app(view="ask", q=GIFTS))
+    verified = [s.value for s in at.success]
+    # Markdown-escaped as every user-supplied string is ("A&#46; Jones" shows as "A. Jones")
+    assert verified and verified[0].startswith("Verified by A") and "Jones (Monitoring Officer)" in verified[0]
+    assert "Register within 28 days." in [t.value for t in at.text]
+    assert GIFTS in [t.value for t in at.text]  # the question it was verified for
+
+
+def test_a_signed_in_monitoring_officer_records_an_interpretation_from_an_answer(upload_env):
+    import os
+
+    from qa.record import Record
+
+    at = run(make_app(view="add"))
+    at = sign_in(at, "s3cret-token")
+    at.radio(key="view").set_value("ask")
+    run(at)
+    at.text_input(key="q_ask").input(GIFTS)
+    run(at)
+    clauses = at.multiselect(key="v_clauses")
+    clauses.select(clauses.options[0])
+    at.text_area(key="v_note").input("Register within 28 days.")
+    at.text_input(key="v_by").input("A. Jones")
+    at.button(key="v_submit").click()
+    run(at)
+    assert any(s.value.startswith("Recorded as v-") for s in at.success), [s.value for s in at.success]
+    made = Record(os.environ["PROTOCOL_QA_DB"]).interpretations()
+    assert [(m.question, m.by) for m in made] == [(GIFTS, "A. Jones")]
