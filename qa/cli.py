@@ -212,6 +212,14 @@ def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
             _print_interpretations([record.show(args.id, index)], args.json)
         elif args.action == "export":
             sys.stdout.write(record.export(index, args.format))
+        elif args.action in ("confirm", "dismiss"):
+            item = record.feedback(args.id)
+            if getattr(args, "passage", None):
+                record.set_right_passage(args.id, args.passage, version=item.version)
+                item = record.feedback(args.id)
+            done = record.handle(args.id, "confirmed" if args.action == "confirm" else "dismissed", args.by,
+                                 version=item.version)
+            print(f"{done.id} {done.state} by {one_line(done.handled_by)}")
         elif args.action == "review":
             queue = record.review_queue()
             for item in queue:
@@ -327,9 +335,21 @@ def cmd_align(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from .evaluate_run import run_eval
 
-    if bool(args.file) == bool(args.split):
-        raise UsageError("give a question file or --split NAME (the writers of training/writers.toml)")
-    if args.split:
+    if sum(map(bool, (args.file, args.split, args.from_record))) != 1:
+        raise UsageError("give a question file, --split NAME (the writers of training/writers.toml) "
+                         "or --from-record")
+    if args.from_record:
+        from index.hybrid import HybridIndex
+
+        from .evaluate_record import record_questions
+        from .record import Record
+
+        questions = record_questions(Record(settings.db), HybridIndex.load(Path(settings.index_dir)))
+        if not questions:
+            raise UsageError("the record holds no confirmed question with its answering clause yet "
+                             "(confirm feedback with protocol-qa record confirm, or verify interpretations)")
+        source = f"the record ({len(questions)} confirmed questions)"
+    elif args.split:
         writers, questions = _split_questions(args.split)
         source = "writers " + ", ".join(w.writer for w in writers)
     else:
@@ -400,8 +420,17 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     defaults = EncoderTraining()
     encoder = EncoderTraining(epochs=args.epochs or defaults.epochs,
                               seed=defaults.seed if args.seed is None else args.seed)
+    extra = ()
+    if args.from_record:
+        from index.hybrid import HybridIndex
+
+        from .evaluate_record import record_questions
+        from .record import Record
+
+        extra = tuple(record_questions(Record(settings.db), HybridIndex.load(Path(settings.index_dir))))
+        print(f"the record adds {len(extra)} confirmed questions to the train writers", flush=True)
     run_training(models_dir=models_dir, stages=args.stage or STAGES, encoder_settings=encoder,
-                 progress=lambda line: print(line, flush=True))
+                 progress=lambda line: print(line, flush=True), extra_questions=extra)
     print(f"Wrote {models_dir}. Rebuild the index with the new encoder: protocol-qa ingest")
     return EXIT_OK
 
@@ -479,6 +508,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["csv", "json"], default="json")
     review = actions.add_parser("review", help="the feedback queue")
     review.add_argument("--json", action="store_true")
+    for name, what in (("confirm", "confirm a feedback item: it becomes a labelled question"),
+                       ("dismiss", "dismiss a feedback item")):
+        handle = actions.add_parser(name, help=what)
+        handle.add_argument("id")
+        handle.add_argument("--by", required=True, metavar="NAME")
+        if name == "confirm":
+            handle.add_argument("--passage", metavar="ID", help="the clause that answers it, if not the one shown")
     p.set_defaults(run=cmd_record)
 
     p = sub.add_parser("provisions", parents=[common],
@@ -502,6 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score the writers of this split instead of a file (repeatable)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-compare", action="store_true", help="skip the comparison metrics")
+    p.add_argument("--from-record", action="store_true",
+                   help="score the record's confirmed questions and verified interpretations ($PROTOCOL_QA_DB)")
     p.set_defaults(run=cmd_eval)
 
     p = sub.add_parser("fit-compare", parents=[common],
@@ -527,6 +565,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only this stage (repeatable; default: all three, in order)")
     p.add_argument("--epochs", type=int, metavar="N", help="the encoder's passes over its training triplets")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default: qa.train.EncoderTraining.seed)")
+    p.add_argument("--from-record", action="store_true",
+                   help="also train on the record's confirmed questions and verified interpretations")
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("bench", parents=[common], help="measure latency, throughput, memory and size against a naive baseline")

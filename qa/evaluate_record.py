@@ -17,7 +17,36 @@ import json
 from pathlib import Path
 
 from .config import Settings
+from .evaluate import EvalQuestion, Expectation
 from .record import MATCH_DEPTH, _numbers
+
+SNIPPET_WORDS = 12  # words of a clause that identify it as the expected answer
+
+
+def _snippet(text: str) -> str:
+    return " ".join(text.split()[:SNIPPET_WORDS])
+
+
+def record_questions(record, index) -> list[EvalQuestion]:
+    """The record's labelled questions (``eval --from-record``, ``train --from-record``): each confirmed
+    feedback item whose answering clause is known (the clause the user picked, or the answer they said
+    answered them), and each current verified interpretation with its clauses."""
+    out = []
+    for item in record.confirmed_questions():
+        passage_id = item["right_passage_id"] or (item["passage_id"] if item["verdict"] == "answered" else None)
+        position = index.position_of(passage_id) if passage_id else None
+        if item["view"] != "ask" or position is None:
+            continue
+        passage = index.passages[position]
+        out.append(EvalQuestion(item["id"], item["question"], "single",
+                                (Expectation(passage.authority, _snippet(passage.text)),)))
+    for interpretation in record.interpretations(index):
+        if interpretation.staleness.stale:
+            continue
+        expect = tuple(Expectation(c.authority, _snippet(c.text)) for c in interpretation.clauses)
+        kind = "multi" if len({e.authority for e in expect}) > 1 else "single"
+        out.append(EvalQuestion(interpretation.id, interpretation.question, kind, expect))
+    return out
 
 
 def measure(pairs: list[dict], answerer, depth: int = MATCH_DEPTH) -> dict:

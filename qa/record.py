@@ -357,6 +357,15 @@ class Record:
             self._audit(connection, by, state, identifier, {})
         return self.feedback(identifier)
 
+    def set_right_passage(self, identifier: str, passage_id: str, *, version: int) -> None:
+        """The clause that does answer a feedback item's question, picked by a user or the reviewer."""
+        with self.engine.begin() as connection:
+            done = connection.execute(FEEDBACK.update().where(FEEDBACK.c.id == identifier)
+                                      .where(FEEDBACK.c.version == version)
+                                      .values(right_passage_id=passage_id, version=version + 1))
+            if done.rowcount == 0:
+                raise Conflict(f"feedback {identifier} changed since it was read; look at it again")
+
     def confirmed_questions(self) -> list[dict]:
         """Confirmed feedback as labelled questions (``eval --from-record``; ``train`` can include them)."""
         with self.engine.connect() as connection:

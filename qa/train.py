@@ -308,7 +308,7 @@ STAGES = ("encoder", "reranker", "decisions")
 def run_training(*, models_dir: Path = MODELS_DIR, stages: Sequence[str] = STAGES,
                  encoder_settings: EncoderTraining = EncoderTraining(),
                  reranker_settings: RerankerTraining = RerankerTraining(),
-                 writers_dir: Path | None = None, progress=print) -> dict:
+                 writers_dir: Path | None = None, progress=print, extra_questions: Sequence = ()) -> dict:
     """The whole of ``protocol-qa train``, stage by stage (each reads what the one before wrote):
 
     1. ``encoder``: fine-tune all-MiniLM-L6-v2 on the ``train`` writers (negatives mined by the packaged model);
@@ -325,6 +325,11 @@ def run_training(*, models_dir: Path = MODELS_DIR, stages: Sequence[str] = STAGE
     writers = load_writers(splits=("train",), **kwargs)
     if not writers:
         raise ValueError("training/writers.toml names no writer in the 'train' split")
+    if extra_questions:  # the Monitoring Officer's record: confirmed questions (protocol-qa train --from-record)
+        from .training_data import WriterSet
+
+        writers.append(WriterSet("record", "train", "confirmed questions of the record", Path("record"),
+                                 tuple(extra_questions)))
     passages = training_passages()
     labelled = label_writers(writers, passages)
     encoder_dir, reranker_dir = models_dir / "encoder", models_dir / "reranker"

@@ -188,3 +188,26 @@ def test_killing_a_writer_loses_no_committed_record(db_url):
     kept = Record(db_url).review_queue()
     assert len(kept) >= committed  # every write it reported committed is there
     assert {f.question for f in kept} >= {f"question {n}" for n in range(committed)}
+
+
+def test_confirmed_feedback_and_verified_interpretations_are_scored_by_eval_from_record(tmp_path, corpus_index,
+                                                                                       monkeypatch, capsys):
+    _, index_dir = corpus_index
+    db = tmp_path / "data" / "record.sqlite3"
+    monkeypatch.setenv("PROTOCOL_QA_DB", str(db))
+    monkeypatch.setattr("index.embed.load_embedder", lambda *a, **k: FakeEmbedder())
+    monkeypatch.setattr("qa.service.load_embedder", lambda *a, **k: FakeEmbedder())
+    index = HybridIndex.load(index_dir)
+    record = Record(db)
+    proper = _clause(index, "Proper Officer")
+    missed = record.add_feedback("who does the legal notices for the town council", "ask", "not_answered")
+    assert cli.main(["eval", "--index", str(index_dir), "--from-record"]) == 2  # nothing confirmed yet
+    assert "holds no confirmed question" in capsys.readouterr().err
+    assert cli.main(["record", "--index", str(index_dir), "confirm", missed.id, "--by", "A. Jones",
+                     "--passage", proper.id]) == 0
+    assert f"{missed.id} confirmed by A. Jones" in capsys.readouterr().out
+    record.verify(QUESTION, [_clause(index, "must not instruct officers").id], "No.", "A. Jones", index)
+    assert cli.main(["eval", "--index", str(index_dir), "--from-record", "--json", "--no-compare"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["questions"] == 2 and report["file"] == "the record (2 confirmed questions)"
+    assert 0.0 <= report["modes"]["convex"]["success_at_5"] <= 1.0
