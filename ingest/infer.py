@@ -19,6 +19,8 @@ _STOP = {"the", "of", "and", "on", "upon", "&", "in", "by", "cum", "le"}
 # Words joining the parts of a council's name ("Wroxton & Balscote", "Burton-cum-Walden",
 # "Newcastle upon Tyne", "Stratford-on-Avon").
 _JOINERS = {"&", "and", "upon", "on", "cum", "in", "le", "the"}
+# Words no council's name holds; a heading's capitalised "With" or "To" ends the name there.
+_BREAKS = {"with", "to", "for", "from", "at", "about", "regarding", "into", "between", "against", "under"}
 # Capitalised words that make no council's name on their own: "The Parish Council",
 # "each Town Council", "District and County Council".
 _GENERIC = {"the", "a", "an", "this", "that", "each", "every", "any", "other", "our", "your", "their", "its",
@@ -60,6 +62,9 @@ def _name(match: re.Match) -> str:
             name.insert(0, word)
         else:
             break
+    breaks = [i for i, word in enumerate(name) if word.lower() in _BREAKS]
+    if breaks:  # "Communicating With County Council" (a heading): no council's name holds "with"
+        name = name[breaks[-1] + 1:]
     if any(word.lower() == "the" for word in name):
         # "Precept The parish Council" (a heading run into a sentence): a council's name
         # holds no standalone "the" ("Stow-on-the-Wold" keeps it inside one word).
@@ -72,6 +77,10 @@ def _name(match: re.Match) -> str:
     text = " ".join(name + [kind, "Council"])
     mixed = any(c.islower() for c in text.replace("Council", ""))
     return text if mixed and name[0][:1].isupper() and not text.isupper() else _title_case(text)
+
+
+# One mention in the title or letterhead: 1 + 3 (first 1,500 characters) + 2 (first 200).
+TITLE_SCORE = 6.0
 
 
 def council_candidates(text: str) -> dict[str, float]:
@@ -134,8 +143,10 @@ def infer_authority(text: str, meta_author: str = "", folder: str = "") -> str:
         bare[match.group(1)] = bare.get(match.group(1), 0) + 1
     own_type, own_count = max(bare.items(), key=lambda item: item[1], default=("", 0))
     if own_count >= 3:
+        # ...unless it heads the document (a title or letterhead scores at least TITLE_SCORE alone).
         scores = {name: score for name, score in scores.items()
-                  if _council_type(name) in ("", own_type) or text.count(name) >= own_count}
+                  if _council_type(name) in ("", own_type) or text.count(name) >= own_count
+                  or score >= TITLE_SCORE}
     if scores:
         return max(scores.items(), key=lambda item: (item[1], -len(item[0])))[0]
     untyped = _untyped_candidates(text)
