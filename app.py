@@ -218,6 +218,13 @@ def view_ask(answerer, state: AppState) -> None:
     show_verified(answer, question, answerer.index)
     for result in answer.results:
         show_result(result, "ask")
+    from qa.compare import answer_csv, answer_markdown
+
+    left, right = st.columns(2)
+    left.download_button("Download CSV", answer_csv(answer), file_name="answer.csv", mime="text/csv",
+                         key="dl_ask_csv")
+    right.download_button("Download Markdown", answer_markdown(answer), file_name="answer.md",
+                          mime="text/markdown", key="dl_ask_md")
     feedback_buttons(question, answer)
     if st.session_state.get("admin_signed_in"):
         verify_form(answerer, question, answer)

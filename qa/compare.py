@@ -292,3 +292,47 @@ def to_markdown(comparisons: Sequence[Comparison]) -> str:
                     cite.append(ATTRIBUTION_NOTES[p.attribution])
                 out.append(f"> {_md_escape(p.text)}\n\n— {_md_escape(' · '.join(cite))}\n")
     return "\n".join(out)
+
+
+ANSWER_COLUMNS = ["question", "rank", "authority", "document", "kind", "status", "date", "attribution", "adopts",
+                  "source", "section", "clause", "pages", "also_in", "text"]
+
+
+def answer_csv(answer) -> str:
+    """An answer's clauses, one row each with every flag of its citation, for a report."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=ANSWER_COLUMNS)
+    writer.writeheader()
+    for result in answer.results:
+        p = result.passage
+        row = {"question": answer.question, "rank": result.rank, "authority": p.authority, "document": p.document,
+               "kind": p.kind, "status": p.status, "date": p.date, "attribution": p.attribution,
+               "adopts": result.adopts, "source": p.source, "section": p.section, "clause": p.clause,
+               "pages": ", ".join(map(str, p.pages)) if p.pages else "",
+               "also_in": "; ".join(f"{c['authority']} {c['clause']}".strip() for c in result.also_in),
+               "text": p.text}
+        writer.writerow({key: csv_cell(value) for key, value in row.items()})
+    return buffer.getvalue()
+
+
+def answer_markdown(answer) -> str:
+    """An answer as a report section: each clause quoted verbatim with its full citation."""
+    out = [f"## {_md_escape(answer.question)}\n"]
+    if not answer.answered:
+        out.append(f"_{_md_escape(answer.message)}_\n")
+    for result in answer.results:
+        p = result.passage
+        cite = [p.authority, p.document, f"{p.status}, {p.date or 'date not stated'}", p.kind.replace("_", " ")]
+        if p.section:
+            cite.append(p.section)
+        if p.clause:
+            cite.append(f"clause {p.clause}")
+        if p.pages:
+            cite.append("page " + ", ".join(map(str, p.pages)))
+        if result.adopts:
+            cite.append(f"adopts the {result.adopts}")
+        if p.attribution in ATTRIBUTION_NOTES:
+            cite.append(ATTRIBUTION_NOTES[p.attribution])
+        cite.append(f"source {p.source}")
+        out.append(f"{result.rank}. > {_md_escape(p.text)}\n\n   — {_md_escape(' · '.join(cite))}\n")
+    return "\n".join(out)

@@ -125,3 +125,21 @@ def test_the_markdown_export_flags_a_council_inferred_from_the_text(answerer):
     assert inferred, "the tiny corpus's draft is attributed by inference"
     section = to_markdown([comparison]).split(f"### {inferred[0].authority}")[1].split("###")[0]
     assert "council inferred from the text" in section
+
+
+def test_an_answer_exports_every_flag_of_its_citations(answerer):
+    import csv
+    import io
+
+    from qa.compare import answer_csv, answer_markdown
+
+    answer = answerer.ask("Officers write their reports impartially; can a member instruct a change?", top_k=3)
+    rows = list(csv.DictReader(io.StringIO(answer_csv(answer))))
+    assert [int(r["rank"]) for r in rows] == [r.rank for r in answer.results]
+    for row, result in zip(rows, answer.results):
+        assert row["text"].lstrip("'") == result.passage.text
+        assert row["status"] == result.passage.status and row["source"] == result.passage.source
+    markdown = answer_markdown(answer)
+    first = answer.results[0].passage
+    assert first.status in markdown and f"source {first.source}" in markdown.replace("\\_", "_")
+    assert "draft" in markdown  # the tiny corpus's draft protocol is flagged
