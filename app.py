@@ -16,6 +16,7 @@ import logging
 import os
 import time
 from dataclasses import replace
+from types import SimpleNamespace
 from pathlib import Path
 
 import streamlit as st
@@ -306,6 +307,53 @@ def verify_form(answerer, question: str, answer) -> None:
                     st.error(f"Not recorded: {render.md_literal(str(exc))}")
                 else:
                     st.success(f"Recorded as {made.id}.")
+
+
+def view_record(answerer) -> None:
+    """The Monitoring Officer's record: interpretations needing re-verification first, then the rest,
+    and (signed in) the feedback queue to confirm or dismiss."""
+    record = existing_record()
+    if record is None:
+        st.info("Nothing has been verified or sent as feedback yet.")
+        return
+    items = record.interpretations(answerer.index)
+    stale = [i for i in items if i.staleness.stale]
+    st.subheader(f"Needs re-verification ({len(stale)})")
+    for item in stale:
+        with st.container(border=True):
+            st.warning(render.md_literal(f"{item.id}: " + "; ".join(item.staleness.reasons)), icon=":material/history:")
+            st.text(item.question)
+            st.text(item.note)
+            for change in item.staleness.changes:
+                if change["diff"]:
+                    st.html(render.diff_html(SimpleNamespace(**piece) for piece in change["diff"]))
+    st.subheader(f"Verified ({len(items) - len(stale)})")
+    for item in items:
+        if not item.staleness.stale:
+            st.text(f"{item.id} · {item.by} ({item.role}), {item.created[:10]} · {item.question}")
+    if not st.session_state.get("admin_signed_in"):
+        st.caption("Sign in under Add documents to review the feedback.")
+        return
+    queue = record.review_queue()
+    st.subheader(f"Feedback to review ({len(queue)})")
+    from qa.record import Conflict
+
+    for item in queue:
+        with st.container(border=True):
+            st.text(f"{item.created[:10]} · {item.view}: {item.verdict.replace('_', ' ')} · {item.question}")
+            left, right = st.columns(2)
+            state = None
+            if left.button("Confirm", key=f"confirm-{item.id}"):
+                state = "confirmed"
+            if right.button("Dismiss", key=f"dismiss-{item.id}"):
+                state = "dismissed"
+            if state:
+                try:
+                    record.handle(item.id, state, st.session_state.get("reviewer", "Monitoring Officer"),
+                                  version=item.version)
+                    st.success(f"{item.id} {state}.")
+                except Conflict as exc:
+                    st.error(render.md_literal(str(exc)))
 
 
 def view_compare(answerer, state: AppState, stamp: tuple) -> None:
@@ -713,6 +761,8 @@ def main() -> None:
         view_compare(answerer, state, stamp)
     elif view == "browse":
         view_browse(answerer, state)
+    elif view == "record":
+        view_record(answerer)
     if view == "add":
         view_add(answerer, stamp)
     st.query_params.from_dict(render.encode_state(current_state()))

@@ -20,8 +20,9 @@ from urllib.parse import urlencode
 # One source for the allowed manifest values: the Passage record's.
 from ingest.passage import ATTRIBUTIONS, KINDS, STATUSES
 
-VIEWS = ("ask", "compare", "browse", "add")
-VIEW_LABELS = {"ask": "Ask", "compare": "Compare", "browse": "Browse", "add": "Add documents"}
+VIEWS = ("ask", "compare", "browse", "record", "add")
+VIEW_LABELS = {"ask": "Ask", "compare": "Compare", "browse": "Browse", "record": "Verified and feedback",
+               "add": "Add documents"}
 MAX_URL_QUESTION = 1000  # the answerer refuses longer questions anyway
 
 # -- URL query state ------------------------------------------------------------------

@@ -404,3 +404,35 @@ def test_a_signed_in_monitoring_officer_records_an_interpretation_from_an_answer
     assert any(s.value.startswith("Recorded as v-") for s in at.success), [s.value for s in at.success]
     made = Record(os.environ["PROTOCOL_QA_DB"]).interpretations()
     assert [(m.question, m.by) for m in made] == [(GIFTS, "A. Jones")]
+
+
+def test_the_record_view_lists_what_needs_re_verification_and_the_feedback_queue(upload_env):
+    import os
+
+    from index.embed import FakeEmbedder
+    from index.hybrid import HybridIndex
+    from index.update import update_index
+    from qa.record import Record
+
+    corpus, index_dir = upload_env
+    index = HybridIndex.load(index_dir)
+    record = Record(os.environ["PROTOCOL_QA_DB"])
+    gifts = next(p for p in index.passages if "fifty pounds" in p.text and p.source == "ashford-protocol.txt")
+    record.verify(GIFTS, [gifts.id], "Register within 28 days.", "A. Jones", index)
+    waiting = record.add_feedback("Can I use the council printer for leaflets?", "ask", "not_answered")
+    path = corpus / "ashford-protocol.txt"
+    path.write_text(path.read_text().replace("fifty pounds", "twenty pounds"))
+    update_index([corpus], index_dir, FakeEmbedder())
+
+    at = run(make_app(view="record"))
+    assert [s.value for s in at.subheader][:2] == ["Needs re-verification (1)", "Verified (0)"]
+    assert "has changed since it was verified" in at.warning[0].value
+    assert not at.get("button") or all("confirm-" not in b.key for b in at.button)  # reviewing needs sign-in
+    at.radio(key="view").set_value("add")
+    run(at)
+    at = sign_in(at, "s3cret-token")
+    at.radio(key="view").set_value("record")
+    run(at)
+    at.button(key=f"confirm-{waiting.id}").click()
+    run(at)
+    assert record.feedback(waiting.id).state == "confirmed"
