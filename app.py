@@ -449,6 +449,8 @@ def show_equivalents(answerer, state: AppState) -> None:
 
 
 def show_coverage(answerer, state: AppState, stamp: tuple, authorities: list[str]) -> None:
+    from qa.coverage import cell_label, coverage_csv
+
     matrix = get_coverage(answerer, stamp, tuple(authorities))
     cells = {}
     for topic in matrix.topics:
@@ -456,9 +458,11 @@ def show_coverage(answerer, state: AppState, stamp: tuple, authorities: list[str
             cell = matrix.cell(topic.name, authority)
             best = cell.best.passage if cell.best else None
             cells[(topic.name, authority)] = render.CoverageCellView(
-                cell.found, best.id if best else "", (best.clause or "clause") if best else "")
+                cell.found, best.id if best else "", cell_label(cell) if best else "")
     st.caption("Each covered cell links to the clause; red cells are topics the council's documents do not address.")
     st.html(render.coverage_html([t.name for t in matrix.topics], matrix.authorities, cells, state))
+    st.download_button("Download the matrix (CSV)", coverage_csv(matrix), file_name="coverage.csv", mime="text/csv",
+                       key="dl_coverage")
 
 
 def view_browse(answerer, state: AppState) -> None:

@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import csv
+import io
+
+from ingest.safe import csv_cell
+
 from .answer import Answerer, Result
 from .compare import compare
 
@@ -71,3 +76,31 @@ def coverage_matrix(answerer: Answerer, topics: Sequence[Topic] | None = None, *
             best = entry.results[0] if entry.found and entry.results else None
             cells[(topic.name, entry.authority)] = CoverageCell(topic.name, entry.authority, entry.found, best)
     return CoverageMatrix(topics=topics, authorities=names, cells=cells)
+
+
+def cell_label(cell: CoverageCell) -> str:
+    """What a covered cell shows: the clause number, else the heading the clause sits under."""
+    if not cell.found or cell.best is None:
+        return "not addressed"
+    passage = cell.best.passage
+    if passage.clause:
+        return f"clause {passage.clause}"
+    heading = passage.section.split(" > ")[-1].strip() if passage.section else ""
+    return heading[:40] + ("…" if len(heading) > 40 else "") if heading else "(unnumbered)"
+
+
+def coverage_csv(matrix: CoverageMatrix) -> str:
+    """The matrix for a report: one row per topic and council, with the clause that covers it."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["topic", "authority", "addressed", "clause", "section", "document", "status", "passage_id",
+                     "text"])
+    for topic in matrix.topics:
+        for authority in matrix.authorities:
+            cell = matrix.cell(topic.name, authority)
+            p = cell.best.passage if cell.found and cell.best else None
+            writer.writerow([csv_cell(v) for v in (
+                topic.name, authority, "yes" if cell.found else "no", cell_label(cell) if p else "",
+                p.section if p else "", p.document if p else "", p.status if p else "", p.id if p else "",
+                p.text if p else "")])
+    return buffer.getvalue()

@@ -219,7 +219,7 @@ def coverage_html(topics: Sequence[str], authorities: Sequence[str],
         for authority in authorities:
             cell = cells.get((topic, authority), CoverageCellView(False))
             if cell.found and cell.passage_id:
-                label = escape(cell.clause or "clause")
+                label = escape(cell.clause or "(unnumbered)")
                 href = escape(link_to_passage(cell.passage_id, base))
                 title = escape(f"{authority}: {topic}")
                 tds.append(f'<td class="pqa-yes"><a href="{href}" target="_self" title="{title}">{label}</a></td>')

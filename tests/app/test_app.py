@@ -178,6 +178,7 @@ def test_coverage_matrix_links_each_cell_to_its_clause(app_env):
     table = next(h.value for h in at.html if "pqa-cov" in h.value and "<thead>" in h.value)
     assert "Ashford Test Council" in table and "not addressed" in table
     assert 'href="?view=browse&amp;passage=' in table
+    assert "Download the matrix (CSV)" in [b.label for b in at.get("download_button")]
 
 
 # -- Browse --------------------------------------------------------------------------

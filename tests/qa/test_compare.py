@@ -143,3 +143,20 @@ def test_an_answer_exports_every_flag_of_its_citations(answerer):
     first = answer.results[0].passage
     assert first.status in markdown and f"source {first.source}" in markdown.replace("\\_", "_")
     assert "draft" in markdown  # the tiny corpus's draft protocol is flagged
+
+
+def test_the_coverage_matrix_downloads_with_the_clause_of_each_cell(answerer):
+    import csv
+    import io
+
+    from qa.coverage import cell_label, coverage_csv
+
+    topics = [Topic("Gifts and hospitality", GIFTS), Topic("Media", "Who issues press releases to the media?")]
+    matrix = coverage_matrix(answerer, topics)
+    rows = {(r["topic"], r["authority"]): r for r in csv.DictReader(io.StringIO(coverage_csv(matrix)))}
+    assert len(rows) == len(topics) * len(matrix.authorities)
+    covered = rows[("Gifts and hospitality", "Ashford Test Council")]
+    cell = matrix.cell("Gifts and hospitality", "Ashford Test Council")
+    assert covered["addressed"] == "yes" and covered["passage_id"] == cell.best.passage.id
+    assert covered["clause"] == cell_label(cell) == f"clause {cell.best.passage.clause}"
+    assert rows[("Gifts and hospitality", "Bexley Test Council")]["addressed"] == "no"
