@@ -281,17 +281,26 @@ def to_markdown(comparisons: Sequence[Comparison]) -> str:
                 continue
             for result in entry.results:
                 p = result.passage
-                cite = [p.document, f"{p.status}, {p.date or 'date not stated'}"]
-                if p.section:
-                    cite.append(p.section)
-                if p.clause:
-                    cite.append(f"clause {p.clause}")
-                if p.pages:
-                    cite.append("page " + ", ".join(map(str, p.pages)))
-                if p.attribution in ATTRIBUTION_NOTES:
-                    cite.append(ATTRIBUTION_NOTES[p.attribution])
+                cite = citation_parts(p, [p.document, f"{p.status}, {p.date or 'date not stated'}"])
                 out.append(f"> {_md_escape(p.text)}\n\n— {_md_escape(' · '.join(cite))}\n")
     return "\n".join(out)
+
+
+def citation_parts(p, head: list[str], adopts: str = "") -> list[str]:
+    """A passage's citation after ``head``: section, clause, page, the model adopted, and the council's
+    attribution when it was inferred or not identified."""
+    cite = list(head)
+    if p.section:
+        cite.append(p.section)
+    if p.clause:
+        cite.append(f"clause {p.clause}")
+    if p.pages:
+        cite.append("page " + ", ".join(map(str, p.pages)))
+    if adopts:
+        cite.append(f"adopts the {adopts}")
+    if p.attribution in ATTRIBUTION_NOTES:
+        cite.append(ATTRIBUTION_NOTES[p.attribution])
+    return cite
 
 
 ANSWER_COLUMNS = ["question", "rank", "authority", "document", "kind", "status", "date", "attribution", "adopts",
@@ -322,17 +331,8 @@ def answer_markdown(answer) -> str:
         out.append(f"_{_md_escape(answer.message)}_\n")
     for result in answer.results:
         p = result.passage
-        cite = [p.authority, p.document, f"{p.status}, {p.date or 'date not stated'}", p.kind.replace("_", " ")]
-        if p.section:
-            cite.append(p.section)
-        if p.clause:
-            cite.append(f"clause {p.clause}")
-        if p.pages:
-            cite.append("page " + ", ".join(map(str, p.pages)))
-        if result.adopts:
-            cite.append(f"adopts the {result.adopts}")
-        if p.attribution in ATTRIBUTION_NOTES:
-            cite.append(ATTRIBUTION_NOTES[p.attribution])
+        cite = citation_parts(p, [p.authority, p.document, f"{p.status}, {p.date or 'date not stated'}",
+                                  p.kind.replace("_", " ")], result.adopts)
         cite.append(f"source {p.source}")
         out.append(f"{result.rank}. > {_md_escape(p.text)}\n\n   — {_md_escape(' · '.join(cite))}\n")
     return "\n".join(out)

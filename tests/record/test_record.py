@@ -32,6 +32,16 @@ def corpus_index(tmp_path):
     return corpus, index_dir
 
 
+@pytest.fixture
+def cli_record(tmp_path, monkeypatch):
+    """The command line with the fake encoder and a record database of this test's own."""
+    db = tmp_path / "data" / "record.sqlite3"
+    monkeypatch.setenv("PROTOCOL_QA_DB", str(db))
+    monkeypatch.setattr("index.embed.load_embedder", lambda *a, **k: FakeEmbedder())
+    monkeypatch.setattr("qa.service.load_embedder", lambda *a, **k: FakeEmbedder())
+    return db
+
+
 def _clause(index, words: str):
     return next(p for p in index.passages if words in p.text)
 
@@ -126,14 +136,11 @@ def test_bad_requests_name_what_to_fix(db_url, corpus_index):
         record.add_feedback("q", "ask", "meh")
 
 
-def test_the_record_is_outside_the_index_and_survives_its_removal(tmp_path, corpus_index, monkeypatch, capsys):
+def test_the_record_is_outside_the_index_and_survives_its_removal(corpus_index, cli_record, capsys):
     import shutil
 
     _, index_dir = corpus_index
-    db = tmp_path / "data" / "record.sqlite3"
-    monkeypatch.setenv("PROTOCOL_QA_DB", str(db))
-    monkeypatch.setattr("index.embed.load_embedder", lambda *a, **k: FakeEmbedder())
-    monkeypatch.setattr("qa.service.load_embedder", lambda *a, **k: FakeEmbedder())
+    db = cli_record
     index = HybridIndex.load(index_dir)
     clause = _clause(index, "must not instruct officers")
     assert cli.main(["record", "--index", str(index_dir), "verify", "--question", QUESTION, "--passage", clause.id,
@@ -190,13 +197,10 @@ def test_killing_a_writer_loses_no_committed_record(db_url):
     assert {f.question for f in kept} >= {f"question {n}" for n in range(committed)}
 
 
-def test_confirmed_feedback_and_verified_interpretations_are_scored_by_eval_from_record(tmp_path, corpus_index,
-                                                                                       monkeypatch, capsys):
+def test_confirmed_feedback_and_verified_interpretations_are_scored_by_eval_from_record(corpus_index, cli_record,
+                                                                                       capsys):
     _, index_dir = corpus_index
-    db = tmp_path / "data" / "record.sqlite3"
-    monkeypatch.setenv("PROTOCOL_QA_DB", str(db))
-    monkeypatch.setattr("index.embed.load_embedder", lambda *a, **k: FakeEmbedder())
-    monkeypatch.setattr("qa.service.load_embedder", lambda *a, **k: FakeEmbedder())
+    db = cli_record
     index = HybridIndex.load(index_dir)
     record = Record(db)
     proper = _clause(index, "Proper Officer")
