@@ -169,6 +169,14 @@ table.pqa-cov { border-collapse: collapse; font-size: 0.85rem; }
 table.pqa-cov th, table.pqa-cov td { border: 1px solid #ddd; padding: 0.25rem 0.4rem; text-align: center; }
 table.pqa-cov th.pqa-topic { text-align: left; font-weight: normal; }
 td.pqa-yes { background: #cdebd3; } td.pqa-no { background: #f6d2d2; color: #7a2020; }
+/* Printing an answer prints the answer: no buttons, inputs, sidebar or toolbar. */
+@media print {
+  [data-testid="stSidebar"], [data-testid="stToolbar"], [data-testid="stHeader"],
+  [data-testid="stBaseButton-secondary"], [data-testid="stBaseButton-primary"],
+  [data-testid="stDownloadButton"], [data-testid="stButton"], [data-testid="stRadio"],
+  [data-testid="stTextInput"], [data-testid="stForm"], [data-testid="stExpander"] { display: none !important; }
+  .pqa-clause { font-size: 11pt; }
+}
 </style>"""
 
 

@@ -123,6 +123,13 @@ def test_ask_then_compare_in_a_real_browser(app_url):
             print(f"\ntime from page load to first answer: {elapsed:.1f} s")
             assert "view=ask" in page.url and "q=" in page.url
             page.screenshot(path=str(ARTIFACTS / "browser-ask.png"), full_page=True)
+            buttons = page.locator('[data-testid="stButton"]')
+            assert buttons.count() > 0 and buttons.first.is_visible()
+            page.emulate_media(media="print")  # printing an answer prints no buttons or inputs
+            assert page.locator('[data-testid="stButton"]').first.is_hidden()
+            assert page.locator('[data-testid="stTextInput"]').first.is_hidden()
+            expect(page.locator(".pqa-clause").first).to_be_visible()
+            page.emulate_media(media="screen")
 
             page.locator('[data-testid="stRadio"] label').filter(has_text="Compare").click()
             compare_box = page.get_by_label("Question to compare across councils")
