@@ -235,7 +235,9 @@ def view_ask(answerer, state: AppState) -> None:
 def get_record(db: str):
     from qa.record import Record
 
-    return Record(db)
+    record = Record(db)
+    record.purge_feedback(SETTINGS.feedback_days)  # the retention period, once per server process
+    return record
 
 
 def existing_record():
@@ -334,6 +336,8 @@ def view_record(answerer) -> None:
     if not st.session_state.get("admin_signed_in"):
         st.caption("Sign in under Add documents to review the feedback.")
         return
+    st.download_button("Download the audit log (CSV)", record.export_audit("csv"), file_name="audit.csv",
+                       mime="text/csv", key="dl_audit")
     queue = record.review_queue()
     st.subheader(f"Feedback to review ({len(queue)})")
     from qa.record import Conflict

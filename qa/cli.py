@@ -211,7 +211,11 @@ def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
         elif args.action == "show":
             _print_interpretations([record.show(args.id, index)], args.json)
         elif args.action == "export":
-            sys.stdout.write(record.export(index, args.format))
+            sys.stdout.write(record.export_audit(args.format) if args.audit else record.export(index, args.format))
+        elif args.action == "purge":
+            deleted = record.purge_feedback(args.days or settings.feedback_days, by=args.by)
+            print(f"deleted {deleted} feedback item(s) older than {args.days or settings.feedback_days} days "
+                  "(confirmed questions are kept)")
         elif args.action in ("confirm", "dismiss"):
             item = record.feedback(args.id)
             if getattr(args, "passage", None):
@@ -506,6 +510,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
     export = actions.add_parser("export", help="every interpretation, for a report or a backup")
     export.add_argument("--format", choices=["csv", "json"], default="json")
+    export.add_argument("--audit", action="store_true", help="the audit log instead: who did what, when")
+    purge = actions.add_parser("purge", help="delete feedback past the retention period")
+    purge.add_argument("--days", type=int, metavar="N", help="default: $PROTOCOL_QA_FEEDBACK_DAYS or 365")
+    purge.add_argument("--by", default="retention", metavar="NAME")
     review = actions.add_parser("review", help="the feedback queue")
     review.add_argument("--json", action="store_true")
     for name, what in (("confirm", "confirm a feedback item: it becomes a labelled question"),

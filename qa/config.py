@@ -40,10 +40,15 @@ class Settings:
     corpus_wording: bool | None = None
     # The record's database: a SQLite file, or postgresql://... (PROTOCOL_QA_DB).
     db: str = str(DEFAULT_DB)
+    # Feedback not confirmed as a labelled question is deleted after this many days
+    # (PROTOCOL_QA_FEEDBACK_DAYS): a year, so that a year's questions can be reviewed.
+    feedback_days: int = 365
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {self.top_k}")
+        if self.feedback_days < 1:
+            raise ValueError(f"PROTOCOL_QA_FEEDBACK_DAYS must be at least 1, got {self.feedback_days}")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -55,9 +60,21 @@ class Settings:
             encoder=env.get("PROTOCOL_QA_ENCODER", "auto"),
             corpus_wording=_switch(env, "PROTOCOL_QA_CORPUS_WORDING", default=None),
             db=env.get("PROTOCOL_QA_DB") or str(DEFAULT_DB),
+            feedback_days=_whole_number(env, "PROTOCOL_QA_FEEDBACK_DAYS", 365),
         )
         given = {key: value for key, value in overrides.items() if value is not None}
         return replace(settings, **given)
+
+
+def _whole_number(env, name: str, default: int) -> int:
+    """A whole-number environment variable; anything else is an error naming it."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number of days; set it like {name}=365") from None
 
 
 def _switch(env, name: str, *, default: bool | None) -> bool | None:

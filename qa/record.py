@@ -373,6 +373,19 @@ class Record:
                                       .order_by(FEEDBACK.c.created)).all()
         return [dict(row._mapping) for row in rows]
 
+    def purge_feedback(self, days: int, by: str = "retention") -> int:
+        """Delete feedback older than ``days`` that was not confirmed as a labelled question
+        (open, dismissed or turned into an interpretation); the audit log records how many."""
+        if days < 1:
+            raise RecordError("the retention period must be at least one day")
+        cutoff = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).isoformat(timespec="microseconds")
+        with self.engine.begin() as connection:
+            done = connection.execute(FEEDBACK.delete().where(FEEDBACK.c.created < cutoff)
+                                      .where(FEEDBACK.c.state != "confirmed"))
+            if done.rowcount:
+                self._audit(connection, by, "purge", "feedback", {"deleted": done.rowcount, "older_than_days": days})
+        return done.rowcount
+
     # -- audit and export -------------------------------------------------------------------
     def _audit(self, connection, who: str, action: str, target: str, detail: dict) -> None:
         connection.execute(AUDIT.insert().values(at=_now(), who=who, action=action, target=target,
@@ -382,6 +395,20 @@ class Record:
         with self.engine.connect() as connection:
             rows = connection.execute(AUDIT.select().order_by(AUDIT.c.id)).all()
         return [dict(row._mapping) for row in rows]
+
+    def export_audit(self, fmt: str = "json") -> str:
+        """The audit log (who did what, when), as JSON Lines or CSV: nothing in the app edits it."""
+        rows = self.audit_log()
+        if fmt == "json":
+            return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        if fmt != "csv":
+            raise RecordError("format must be csv or json")
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["id", "at", "who", "action", "target", "detail"])
+        for row in rows:
+            writer.writerow([csv_cell(row[k]) for k in ("id", "at", "who", "action", "target", "detail")])
+        return buffer.getvalue()
 
     def export(self, index=None, fmt: str = "json") -> str:
         """Every current interpretation (with staleness), as JSON Lines or CSV."""

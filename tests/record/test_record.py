@@ -215,3 +215,37 @@ def test_confirmed_feedback_and_verified_interpretations_are_scored_by_eval_from
     report = json.loads(capsys.readouterr().out)
     assert report["questions"] == 2 and report["file"] == "the record (2 confirmed questions)"
     assert 0.0 <= report["modes"]["convex"]["success_at_5"] <= 1.0
+
+
+def test_feedback_past_the_retention_period_is_deleted_but_confirmed_questions_are_kept(db_url):
+    import sqlalchemy as sa
+
+    from qa.record import FEEDBACK
+
+    record = Record(db_url)
+    old_open = record.add_feedback("an old question", "ask", "not_answered")
+    old_confirmed = record.add_feedback("an old confirmed question", "ask", "answered")
+    record.handle(old_confirmed.id, "confirmed", "A. Jones", version=old_confirmed.version)
+    recent = record.add_feedback("a recent question", "ask", "answered")
+    with record.engine.begin() as connection:
+        connection.execute(FEEDBACK.update().where(FEEDBACK.c.id.in_([old_open.id, old_confirmed.id]))
+                           .values(created="2020-01-01T00:00:00.000000+00:00"))
+    assert record.purge_feedback(365) == 1
+    with pytest.raises(RecordError):
+        record.feedback(old_open.id)
+    assert record.feedback(old_confirmed.id).state == "confirmed"
+    assert record.feedback(recent.id).state == "open"
+    audit = record.audit_log()
+    assert audit[-1]["action"] == "purge" and json.loads(audit[-1]["detail"])["deleted"] == 1
+    exported = record.export_audit("csv")
+    assert exported.splitlines()[0] == "id,at,who,action,target,detail" and "purge" in exported
+    with pytest.raises(RecordError, match="at least one day"):
+        record.purge_feedback(0)
+
+
+def test_a_bad_retention_setting_names_the_variable():
+    from qa.config import Settings
+
+    with pytest.raises(ValueError, match="PROTOCOL_QA_FEEDBACK_DAYS='a year' is not a whole number"):
+        Settings.from_env({"PROTOCOL_QA_FEEDBACK_DAYS": "a year"})
+    assert Settings.from_env({"PROTOCOL_QA_FEEDBACK_DAYS": "30"}).feedback_days == 30
