@@ -29,8 +29,9 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Documents added through the app live in data/uploads (git-ignored) and are indexed with corpus/.
 index: install
-	$(BIN)/protocol-qa ingest corpus
+	$(BIN)/protocol-qa ingest corpus $(wildcard data/uploads)
 
 run: index
 	$(BIN)/streamlit run app.py --server.address $(PROTOCOL_QA_ADDRESS) --server.port $(PROTOCOL_QA_PORT) --server.headless true --browser.gatherUsageStats false

@@ -641,7 +641,8 @@ def sign_in() -> None:
 
 
 def save_upload(upload, overwrite: bool, details: dict) -> Path:
-    """Write the upload and its manifest entry into the corpus folder, or refuse."""
+    """Write the upload and its manifest entry into the uploads folder (``PROTOCOL_QA_UPLOADS``,
+    outside the repository's tracked files), or refuse."""
     from filelock import FileLock
 
     limit_mb = upload_limit_mb()
@@ -649,13 +650,13 @@ def save_upload(upload, overwrite: bool, details: dict) -> Path:
         raise render.UploadRefused(f"the file is {upload.size / 1e6:.1f} MB; the limit is {limit_mb:g} MB")
     name = render.safe_file_name(upload.name)
     entry = render.manifest_entry(name, **details)
-    corpus = Path(SETTINGS.corpus_dir)
+    corpus = Path(SETTINGS.uploads_dir)
     corpus.mkdir(parents=True, exist_ok=True)
     path = corpus / name
     manifest = corpus / "manifest.toml"
     with FileLock(str(corpus / ".upload.lock"), timeout=30):
         if path.exists() and not overwrite:
-            raise render.UploadRefused(f"a document named {name} is already in the corpus; tick "
+            raise render.UploadRefused(f"a document named {name} has already been added; tick "
                                        "'Replace the existing document' to replace it, or rename the file")
         text = manifest.read_text(encoding="utf-8") if manifest.exists() else ""
         new_manifest = render.upsert_manifest(text, entry)

@@ -1,7 +1,7 @@
 """The one configuration object, read in one place.
 
 Defaults suit the default corpus; environment variables override them
-(``PROTOCOL_QA_INDEX``, ``PROTOCOL_QA_CORPUS``, ``PROTOCOL_QA_ADMIN_TOKEN``,
+(``PROTOCOL_QA_INDEX``, ``PROTOCOL_QA_CORPUS``, ``PROTOCOL_QA_UPLOADS``, ``PROTOCOL_QA_ADMIN_TOKEN``,
 ``PROTOCOL_QA_ENCODER``, ``PROTOCOL_QA_CORPUS_WORDING``, ``PROTOCOL_QA_DB``), and
 command-line options override the environment.
 """
@@ -17,6 +17,8 @@ DEFAULT_INDEX_DIR = PROJECT_ROOT / ".index"
 DEFAULT_CORPUS_DIR = PROJECT_ROOT / "corpus"
 # The Monitoring Officer's record (qa/record.py): outside the rebuildable index.
 DEFAULT_DB = PROJECT_ROOT / "data" / "record.sqlite3"
+# Documents added through the app, with their own manifest.toml: never git-tracked files.
+DEFAULT_UPLOADS_DIR = PROJECT_ROOT / "data" / "uploads"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Settings:
 
     index_dir: Path = DEFAULT_INDEX_DIR
     corpus_dir: Path = DEFAULT_CORPUS_DIR
+    uploads_dir: Path = DEFAULT_UPLOADS_DIR
     admin_token: str = field(default="", repr=False)
     top_k: int = 5
     encoder: str = "auto"
@@ -56,6 +59,7 @@ class Settings:
         settings = cls(
             index_dir=Path(env.get("PROTOCOL_QA_INDEX") or DEFAULT_INDEX_DIR),
             corpus_dir=Path(env.get("PROTOCOL_QA_CORPUS") or DEFAULT_CORPUS_DIR),
+            uploads_dir=Path(env.get("PROTOCOL_QA_UPLOADS") or DEFAULT_UPLOADS_DIR),
             admin_token=env.get("PROTOCOL_QA_ADMIN_TOKEN", ""),
             encoder=env.get("PROTOCOL_QA_ENCODER", "auto"),
             corpus_wording=_switch(env, "PROTOCOL_QA_CORPUS_WORDING", default=None),

@@ -245,12 +245,14 @@ def upload_env(monkeypatch, fresh):
     corpus, index_dir = fresh
     monkeypatch.setenv("PROTOCOL_QA_INDEX", str(index_dir))
     monkeypatch.setenv("PROTOCOL_QA_CORPUS", str(corpus))
+    monkeypatch.setenv("PROTOCOL_QA_UPLOADS", str(corpus.parent / "uploads"))
     monkeypatch.setenv("PROTOCOL_QA_ADMIN_TOKEN", "s3cret-token")
     return corpus, index_dir
 
 
 def test_no_file_control_before_the_token_and_a_wrong_token_is_refused_and_logged(upload_env, caplog):
     corpus, _ = upload_env
+    uploads = corpus.parent / "uploads"
     at = run(make_app(view="add"))
     assert not at.get("file_uploader")  # nothing a visitor can send a file to
     with caplog.at_level("WARNING", logger="protocol_qa.access"):
@@ -259,7 +261,7 @@ def test_no_file_control_before_the_token_and_a_wrong_token_is_refused_and_logge
     assert not at.get("file_uploader")
     assert any("wrong administrator token" in r.getMessage() for r in caplog.records)
     assert not any("guess-that-is-wrong" in r.getMessage() for r in caplog.records)
-    assert not (corpus / "chiltern.txt").exists()
+    assert not (uploads / "chiltern.txt").exists()
 
 
 def test_sign_in_locks_after_repeated_wrong_tokens_across_sessions(upload_env, monkeypatch):
@@ -277,12 +279,14 @@ def test_sign_in_locks_after_repeated_wrong_tokens_across_sessions(upload_env, m
 
 def test_upload_adds_document_and_updates_index(upload_env):
     corpus, _ = upload_env
+    uploads = corpus.parent / "uploads"
+    tracked = sorted(p.name for p in corpus.iterdir())
     at = fill_upload(run(make_app(view="add")), token="s3cret-token", name="../../chiltern.txt")
     assert not at.error, [e.value for e in at.error]
-    assert (corpus / "chiltern.txt").read_bytes() == NEW_DOC
+    assert (uploads / "chiltern.txt").read_bytes() == NEW_DOC  # its own folder, outside the corpus
     assert not (corpus.parent.parent / "chiltern.txt").exists()
-    assert 'authority = "Chiltern Test Council"' in (corpus / "manifest.toml").read_text()
-    assert "# test manifest" in (corpus / "manifest.toml").read_text()
+    assert 'authority = "Chiltern Test Council"' in (uploads / "manifest.toml").read_text()
+    assert sorted(p.name for p in corpus.iterdir()) == tracked  # nothing written among tracked files
     assert at.success
     at.radio(key="view").set_value("ask")
     run(at)
@@ -291,12 +295,22 @@ def test_upload_adds_document_and_updates_index(upload_env):
     assert "Chiltern Test Council" in at.multiselect(key="f_authorities").options
 
 
-def test_upload_does_not_overwrite_silently(upload_env):
-    corpus, _ = upload_env
-    before = (corpus / "ashford-protocol.txt").read_bytes()
-    at = fill_upload(run(make_app(view="add")), token="s3cret-token", name="ashford-protocol.txt")
-    assert at.error and "already in the corpus" in at.error[0].value
-    assert (corpus / "ashford-protocol.txt").read_bytes() == before
+def test_upload_does_not_overwrite_silently_and_replaces_when_asked(upload_env):
+    from index.hybrid import HybridIndex
+
+    corpus, index_dir = upload_env
+    uploads = corpus.parent / "uploads"
+    run(fill_upload(run(make_app(view="add")), token="s3cret-token"))
+    corrected = NEW_DOC.replace(b"twenty five", b"thirty")
+    at = fill_upload(run(make_app(view="add")), token="s3cret-token", content=corrected)
+    assert at.error and "has already been added" in at.error[0].value
+    assert (uploads / "chiltern.txt").read_bytes() == NEW_DOC
+    at = fill_upload(run(make_app(view="add")), token="s3cret-token", content=corrected, overwrite=True,
+                     authority="Chiltern Corrected Council")
+    assert (uploads / "chiltern.txt").read_bytes() == corrected
+    index = HybridIndex.load(index_dir)
+    chiltern = [p for p in index.passages if p.source == "chiltern.txt"]
+    assert chiltern and all(p.authority == "Chiltern Corrected Council" and "thirty" in p.text for p in chiltern)
 
 
 @pytest.mark.parametrize("name, saved", [
@@ -306,13 +320,13 @@ def test_upload_does_not_overwrite_silently(upload_env):
 ])
 def test_upload_file_names_are_sanitised(upload_env, name, saved):
     corpus, _ = upload_env
-    before = sorted(p.name for p in corpus.iterdir())
+    uploads = corpus.parent / "uploads"
     at = fill_upload(run(make_app(view="add")), token="s3cret-token", name=name)
     if saved is None:
         assert at.error and "cannot be used" in at.error[0].value
-        assert sorted(p.name for p in corpus.iterdir()) == before
+        assert not uploads.exists() or not any(uploads.iterdir())
     else:
-        assert (corpus / saved).read_bytes() == NEW_DOC
+        assert (uploads / saved).read_bytes() == NEW_DOC
 
 
 def test_upload_size_limit_enforced_before_writing(upload_env, monkeypatch):
@@ -324,7 +338,7 @@ def test_upload_size_limit_enforced_before_writing(upload_env, monkeypatch):
     monkeypatch.setattr(ingest.records, "Limits", lambda: types.SimpleNamespace(max_file_mb=0.0001))
     at = fill_upload(run(make_app(view="add")), token="s3cret-token")
     assert at.error and "the limit is" in at.error[0].value
-    assert not (corpus / "chiltern.txt").exists()
+    assert not (corpus.parent / "uploads" / "chiltern.txt").exists()
 
 
 # -- a missing or damaged index --------------------------------------------------------
