@@ -402,7 +402,7 @@ def show_authority_entry(entry) -> None:
     if not entry.found:
         st.html('<div class="pqa-none">Not addressed in its documents.</div>')
         if entry.reason:
-            st.caption("Why: " + render.md_literal(entry.reason))
+            st.html(f'<div class="pqa-muted">Why: {render.escape(entry.reason)}</div>')
         if entry.nearest is not None:
             with st.expander("Nearest clause (not an answer)"):
                 st.html(render.clause_html(entry.nearest.passage.text))
@@ -496,7 +496,7 @@ def view_browse(answerer, state: AppState) -> None:
     offer_source(document)
 
     passages = [(i, p) for i, p in enumerate(answerer.index.passages) if p.source == source]
-    st.subheader("Contents")
+    st.header("Contents")
     toc = [{"section": p.section, "clause": p.clause, "pages": render.pages_label(p.pages),
             "begins": p.text[:90]} for _, p in passages]
     st.dataframe(toc, hide_index=True, width="stretch", height=240)
@@ -510,7 +510,7 @@ def view_browse(answerer, state: AppState) -> None:
     picked = synced(st.selectbox, "passage", "w_passage", "Clause", ids, format_func=names.__getitem__)
     at = ids.index(picked)
     p = passages[at][1]
-    st.subheader("In context")
+    st.header("In context")
     for _, before in passages[max(0, at - 2):at]:
         st.html(f'<div class="pqa-context">{render.clause_html(before.text)}</div>')
     with st.container(border=True):
@@ -580,7 +580,7 @@ def session_id() -> str:
 
 
 def view_add(answerer, stamp: tuple) -> None:
-    st.subheader("Add documents")
+    st.header("Add documents")
     if not SETTINGS.admin_token:
         st.info("Adding documents is turned off on this server. An administrator can turn it on by "
                 "setting PROTOCOL_QA_ADMIN_TOKEN before starting the app; everyone can still read.")

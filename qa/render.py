@@ -162,13 +162,15 @@ STYLE = """<style>
 .pqa-add { background: #d9f5dd; text-decoration: underline; }
 .pqa-del { background: #fbdada; text-decoration: line-through; }
 .pqa-head { font-weight: 600; font-size: 1.05rem; }
-.pqa-muted { color: #666; font-size: 0.9rem; }
+.pqa-muted { color: #595959; font-size: 0.9rem; }
 .pqa-context { color: #666; }
 .pqa-none { color: #8a4b00; background: #fff4e5; border-radius: 0.3rem; padding: 0.4rem 0.6rem; }
 table.pqa-cov { border-collapse: collapse; font-size: 0.85rem; }
 table.pqa-cov th, table.pqa-cov td { border: 1px solid #ddd; padding: 0.25rem 0.4rem; text-align: center; }
 table.pqa-cov th.pqa-topic { text-align: left; font-weight: normal; }
 td.pqa-yes { background: #cdebd3; } td.pqa-no { background: #f6d2d2; color: #7a2020; }
+/* Captions at WCAG AA contrast: Streamlit's own grey (#828180) is 3.9:1 on white, under 4.5:1. */
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #595959 !important; opacity: 1 !important; }
 /* Printing an answer prints the answer: no buttons, inputs, sidebar or toolbar. */
 @media print {
   [data-testid="stSidebar"], [data-testid="stToolbar"], [data-testid="stHeader"],
