@@ -57,3 +57,44 @@ def test_no_serious_or_critical_accessibility_violations(app_url):  # noqa: F811
     print("\naxe-core findings by view:", found)
     serious = {view: [v for v in items if v[1] in ("serious", "critical")] for view, items in found.items()}
     assert not any(serious.values()), serious
+
+
+def _tab_to(page, found, limit: int = 80) -> int:
+    """Press Tab until ``found(active element's label or text)``; the number of presses."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        label = page.evaluate("() => { const e = document.activeElement; return e ? "
+                              "(e.getAttribute('aria-label') || e.innerText || '') : ''; }")
+        if found(label or ""):
+            return presses
+    raise AssertionError(f"not reached by keyboard within {limit} presses of Tab")
+
+
+def test_asking_and_exporting_an_answer_by_keyboard_alone(app_url, tmp_path):  # noqa: F811
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 1000}, accept_downloads=True)
+            page.goto(app_url + "/?view=ask")
+            expect(page.get_by_label("Your question")).to_be_visible(timeout=180_000)
+            page.evaluate("() => document.activeElement && document.activeElement.blur()")
+            _tab_to(page, lambda label: label == "Your question")
+            page.keyboard.type("Can a councillor tell me to change my report?")
+            page.keyboard.press("Enter")
+            expect(page.locator(".pqa-clause").first).to_be_visible(timeout=120_000)
+            expect(page.get_by_text("This did not")).to_be_visible(timeout=60_000)
+            _tab_to(page, lambda label: "Download Markdown" in label)
+            with page.expect_download() as download:
+                page.keyboard.press("Enter")
+            saved = tmp_path / "answer.md"
+            download.value.save_as(saved)
+            text = saved.read_text(encoding="utf-8")
+            assert text.startswith("## Can a councillor tell me to change my report?") and "— " in text
+        finally:
+            browser.close()
