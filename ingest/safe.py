@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["printable", "one_line", "csv_cell", "json_line"]
+__all__ = ["printable", "one_line", "csv_cell", "json_line", "markdown_text"]
 
 # C0 controls but tab and newline, DEL, the C1 controls, and the Unicode bidirectional
 # overrides and isolates that reorder what a terminal shows (the "Trojan Source" characters).
@@ -59,3 +59,13 @@ def json_line(text: str) -> str:
     some terminals act on them. The escaped form parses to the same value.
     """
     return re.sub("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]", lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+def markdown_text(text: str) -> str:
+    """Literal text on one line of Markdown: no emphasis, tables, HTML or control characters.
+
+    ``>`` is left as it is (section paths use it; it quotes only at the start of a
+    line, and every escaped text follows other characters on its line)."""
+    text = one_line(str(text).replace("\n", " "))
+    return (text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+            .replace("<", "&lt;"))

@@ -9,7 +9,7 @@ from typing import Collection, Iterator, Sequence
 
 import numpy as np
 
-from ingest.safe import csv_cell, one_line
+from ingest.safe import csv_cell, markdown_text
 
 from .ranking import group_ranks, lend_to_copies
 from .abstain import (MAX_CORPUS_RANK, AbstentionSignals, ComparisonFeatures,
@@ -258,31 +258,21 @@ def to_csv(comparisons: Sequence[Comparison]) -> str:
     return buffer.getvalue()
 
 
-def _md_escape(text: str) -> str:
-    """Literal text on one line of Markdown: no emphasis, tables, HTML or control characters.
-
-    ``>`` is left as it is (section paths use it; it quotes only at the start of a
-    line, and every escaped text follows other characters on its line)."""
-    text = one_line(text.replace("\n", " "))
-    return (text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
-            .replace("<", "&lt;"))
-
-
 def to_markdown(comparisons: Sequence[Comparison]) -> str:
     """A Markdown section per question: each authority with its clauses quoted and cited."""
     out: list[str] = []
     for comparison in comparisons:
-        out.append(f"## {_md_escape(comparison.question)}\n")
+        out.append(f"## {markdown_text(comparison.question)}\n")
         for entry in comparison.authorities:
-            out.append(f"### {_md_escape(entry.authority)}\n")
+            out.append(f"### {markdown_text(entry.authority)}\n")
             if not entry.found:
-                why = f" ({_md_escape(entry.reason)})" if entry.reason else ""
+                why = f" ({markdown_text(entry.reason)})" if entry.reason else ""
                 out.append(f"_Not addressed in its documents{why}._\n")
                 continue
             for result in entry.results:
                 p = result.passage
                 cite = citation_parts(p, [p.document, f"{p.status}, {p.date or 'date not stated'}"])
-                out.append(f"> {_md_escape(p.text)}\n\n— {_md_escape(' · '.join(cite))}\n")
+                out.append(f"> {markdown_text(p.text)}\n\n— {markdown_text(' · '.join(cite))}\n")
     return "\n".join(out)
 
 
@@ -326,13 +316,13 @@ def answer_csv(answer) -> str:
 
 def answer_markdown(answer) -> str:
     """An answer as a report section: each clause quoted verbatim with its full citation."""
-    out = [f"## {_md_escape(answer.question)}\n"]
+    out = [f"## {markdown_text(answer.question)}\n"]
     if not answer.answered:
-        out.append(f"_{_md_escape(answer.message)}_\n")
+        out.append(f"_{markdown_text(answer.message)}_\n")
     for result in answer.results:
         p = result.passage
         cite = citation_parts(p, [p.authority, p.document, f"{p.status}, {p.date or 'date not stated'}",
                                   p.kind.replace("_", " ")], result.adopts)
         cite.append(f"source {p.source}")
-        out.append(f"{result.rank}. > {_md_escape(p.text)}\n\n   — {_md_escape(' · '.join(cite))}\n")
+        out.append(f"{result.rank}. > {markdown_text(p.text)}\n\n   — {markdown_text(' · '.join(cite))}\n")
     return "\n".join(out)

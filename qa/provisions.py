@@ -14,7 +14,7 @@ import io
 from collections.abc import Iterable, Sequence
 
 from index.provisions import Provision, align, group_provisions, provision_of
-from ingest.safe import csv_cell, one_line
+from ingest.safe import csv_cell, markdown_text, one_line
 
 from .equivalents import word_diff
 
@@ -195,15 +195,10 @@ def alignment_csv(record: dict) -> str:
     return buffer.getvalue()
 
 
-def _md(text: str) -> str:
-    return one_line(text.replace("\n", " ")).replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*") \
-        .replace("_", "\\_").replace("<", "&lt;")
-
-
 def alignment_markdown(record: dict) -> str:
     """A gap list: what B leaves out of A, changes or rewords, and adds; identical clauses counted only."""
     a, b = record["a"], record["b"]
-    out = [f"## {_md(b['authority'])}, {_md(b['document'])} against {_md(a['authority'])}, {_md(a['document'])}\n",
+    out = [f"## {markdown_text(b['authority'])}, {markdown_text(b['document'])} against {markdown_text(a['authority'])}, {markdown_text(a['document'])}\n",
            f"{_counts(record)}.\n"]
     sections = (("missing", f"In {a['authority']} but not in {b['authority']}"),
                 ("changed", "Changed in substance"), ("reworded", "Reworded"),
@@ -212,11 +207,11 @@ def alignment_markdown(record: dict) -> str:
         rows = [r for r in record["rows"] if r["status"] == status]
         if not rows:
             continue
-        out.append(f"### {_md(heading)} ({len(rows)})\n")
+        out.append(f"### {markdown_text(heading)} ({len(rows)})\n")
         out.append("| A | B | text |")
         out.append("| --- | --- | --- |")
         for row in rows:
             text = _diff_text(row["diff"]) if row["diff"] else (row["a"] or row["b"])["text"]
-            out.append(f"| {_md(_clause(row['a']))} | {_md(_clause(row['b']))} | {_md(text)} |")
+            out.append(f"| {markdown_text(_clause(row['a']))} | {markdown_text(_clause(row['b']))} | {markdown_text(text)} |")
         out.append("")
     return "\n".join(out)

@@ -398,35 +398,33 @@ class Record:
 
     def export_audit(self, fmt: str = "json") -> str:
         """The audit log (who did what, when), as JSON Lines or CSV: nothing in the app edits it."""
-        rows = self.audit_log()
-        if fmt == "json":
-            return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-        if fmt != "csv":
-            raise RecordError("format must be csv or json")
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["id", "at", "who", "action", "target", "detail"])
-        for row in rows:
-            writer.writerow([csv_cell(row[k]) for k in ("id", "at", "who", "action", "target", "detail")])
-        return buffer.getvalue()
+        columns = ("id", "at", "who", "action", "target", "detail")
+        return _json_lines_or_csv(self.audit_log(), fmt, columns, lambda row: [row[c] for c in columns])
 
     def export(self, index=None, fmt: str = "json") -> str:
         """Every current interpretation (with staleness), as JSON Lines or CSV."""
-        items = [i.to_dict() for i in self.interpretations(index)]
-        if fmt == "json":
-            return "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
-        if fmt != "csv":
-            raise RecordError("format must be csv or json")
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["id", "question", "note", "by", "role", "date", "review_by", "stale", "clauses"])
-        for item in items:
+        def csv_row(item: dict) -> list:
             clauses = "; ".join(f"{c['authority']} {c['clause']}".strip() for c in item["clauses"])
-            writer.writerow([csv_cell(v) for v in (item["id"], item["question"], item["note"], item["by"],
-                                                   item["role"], item["date"], item["review_by"] or "",
-                                                   "needs re-verification" if item["stale"] else "current", clauses)])
-        return buffer.getvalue()
+            return [item["id"], item["question"], item["note"], item["by"], item["role"], item["date"],
+                    item["review_by"] or "", "needs re-verification" if item["stale"] else "current", clauses]
 
+        return _json_lines_or_csv([i.to_dict() for i in self.interpretations(index)], fmt,
+                                  ("id", "question", "note", "by", "role", "date", "review_by", "stale", "clauses"),
+                                  csv_row)
+
+
+def _json_lines_or_csv(records: list[dict], fmt: str, header: Sequence[str], csv_row) -> str:
+    """``records`` as JSON Lines, or as CSV with ``header`` and ``csv_row(record)`` (cells made safe)."""
+    if fmt == "json":
+        return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    if fmt != "csv":
+        raise RecordError("format must be csv or json")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for record in records:
+        writer.writerow([csv_cell(value) for value in csv_row(record)])
+    return buffer.getvalue()
 
 def staleness(clauses: Iterable[VerifiedClause], review_by: str | None, index, *,
               today: dt.date | None = None) -> Staleness:

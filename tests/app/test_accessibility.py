@@ -8,11 +8,9 @@ docs/accessibility.md says what Streamlit itself does not yet meet.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from .test_browser import CHROMIUM, app_url, server_env  # noqa: F401 - the real server fixtures
+from .test_browser import app_url, launch, server_env  # noqa: F401 - the real server fixtures
 
 pytestmark = pytest.mark.browser
 
@@ -26,17 +24,13 @@ VIEWS = {
 
 
 def test_no_serious_or_critical_accessibility_violations(app_url):  # noqa: F811
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium)")
     from axe_playwright_python.sync_playwright import Axe
     from playwright.sync_api import expect, sync_playwright
 
     axe = Axe()
     found = {}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch(playwright)
         try:
             page = browser.new_page(viewport={"width": 1300, "height": 1000})
             for view, path in VIEWS.items():
@@ -71,14 +65,10 @@ def _tab_to(page, found, limit: int = 80) -> int:
 
 
 def test_asking_and_exporting_an_answer_by_keyboard_alone(app_url, tmp_path):  # noqa: F811
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium)")
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch(playwright)
         try:
             page = browser.new_page(viewport={"width": 1300, "height": 1000}, accept_downloads=True)
             page.goto(app_url + "/?view=ask")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_browser import ARTIFACTS, CHROMIUM, ROOT, free_port, healthy, wait_until
+from .test_browser import ARTIFACTS, ROOT, free_port, healthy, launch, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -63,8 +63,6 @@ def upload_server(tmp_path_factory):
 
 
 def test_sessions_without_the_token_cannot_make_the_server_hold_files(upload_server):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run 'make test' (it installs Debian's chromium)")
     from playwright.sync_api import expect, sync_playwright
 
     url, pid, folder = upload_server
@@ -72,9 +70,7 @@ def test_sessions_without_the_token_cannot_make_the_server_hold_files(upload_ser
     with open(big, "wb") as handle:
         handle.write(b"%PDF-1.4\n" + os.urandom(FILE_MB << 20))
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch(playwright)
         try:
             warm = browser.new_page()
             warm.goto(url + "/?view=add")
