@@ -216,7 +216,7 @@ def view_ask(answerer, state: AppState) -> None:
                 for result in answer.results:
                     show_result(result, "near")
         return
-    show_verified(answer, question, answerer.index)
+    show_verified(answer, question, answerer)
     for result in answer.results:
         show_result(result, "ask")
     from qa.compare import answer_csv, answer_markdown
@@ -250,12 +250,21 @@ def existing_record():
     return get_record(SETTINGS.db)
 
 
-def show_verified(answer, question: str, index) -> None:
-    """Verified interpretations of a related question, above the ranked clauses."""
+@st.cache_resource(show_spinner=False)
+def get_question_matcher(_embedder, fingerprint: str):
+    """The verified-question matcher fitted for this encoder, or None (then the clause rule)."""
+    from qa.question_match import QuestionMatcher
+
+    return QuestionMatcher.for_embedder(_embedder)
+
+
+def show_verified(answer, question: str, answerer) -> None:
+    """Verified interpretations of a question close in meaning, above the ranked clauses."""
     record = existing_record()
     if record is None or not answer.results:
         return
-    for item in record.matching(question, [r.passage.id for r in answer.results], index):
+    matcher = get_question_matcher(answerer.embedder, answerer.embedder.fingerprint)
+    for item in record.matching(question, [r.passage.id for r in answer.results], answerer.index, matcher=matcher):
         data = item.to_dict()
         with st.container(border=True):
             when = data["date"]

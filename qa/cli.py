@@ -168,12 +168,18 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     answerer = open_answerer(settings)
     authorities = _authorities(answerer, args.authority)
     record = _existing_record(settings)
+    matcher = None
+    if record is not None:
+        from .question_match import QuestionMatcher
+
+        matcher = QuestionMatcher.for_embedder(answerer.embedder)
 
     def answer(question: str) -> dict:
         result = answerer.ask(question, top_k=args.top_k, authorities=authorities, kinds=args.kind,
                               statuses=args.status).to_dict()
         if record is not None:
-            verified = record.matching(question, [r["id"] for r in result["results"]], answerer.index)
+            verified = record.matching(question, [r["id"] for r in result["results"]], answerer.index,
+                                       matcher=matcher)
             if verified:
                 result["verified"] = [v.to_dict() for v in verified]
         return result

@@ -21,7 +21,6 @@ import datetime as dt
 import io
 import json
 import logging
-import re
 import secrets
 import threading
 from collections.abc import Iterable, Sequence
@@ -33,6 +32,7 @@ import sqlalchemy as sa
 from ingest.safe import csv_cell
 
 from .equivalents import word_diff
+from .question_match import numbers as _numbers
 
 __all__ = ["Record", "RecordError", "Conflict", "Interpretation", "Staleness", "Feedback", "METADATA",
            "MATCH_DEPTH", "database_url"]
@@ -43,19 +43,10 @@ _MIGRATION_LOCK = threading.Lock()
 _MIGRATED: set[str] = set()
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-# An interpretation is offered when a clause it rests on is the question's first answer.
-# Measured on 100 paraphrase and near-miss pairs written by an independent writer
-# (eval/record-pairs.jsonl, docs/record.md): no signal tried told them apart (question
-# embeddings rank near-misses closer than paraphrases), so the rule is the plainest one
-# and the interpretation is always shown with the question it was verified for.
+# Without a question matcher fitted for the encoder (qa/question_match.py), an interpretation is
+# offered when a clause it rests on is the question's first answer: a rule that cannot tell a
+# paraphrase from a near question (0.38 and 0.38 of each, docs/record.md), kept as the fallback.
 MATCH_DEPTH = 1
-_NUMBER = re.compile(r"\d[\d,.]*")
-
-
-def _numbers(text: str) -> set[str]:
-    """Amounts, dates and counts in a question ("£40", "28 days"): two questions naming different
-    ones are different questions, whatever their words share."""
-    return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
 
 METADATA = sa.MetaData()
 INTERPRETATIONS = sa.Table(
@@ -289,18 +280,30 @@ class Record:
                 return interpretation
         raise RecordError(f"no current interpretation {identifier!r}; 'protocol-qa record list' lists them")
 
-    def matching(self, question: str, result_ids: Sequence[str], index=None, *, depth: int = MATCH_DEPTH,
-                 limit: int = 3) -> list[Interpretation]:
-        """Interpretations of a related question: one of the clauses they rest on is among the first
-        ``depth`` clauses answering ``question`` (``result_ids``, best first), and the two questions
-        name no different amounts or dates. Shown with the question they were verified for, since
-        a near question can have another answer (docs/record.md measures how often)."""
+    def matching(self, question: str, result_ids: Sequence[str], index=None, *, matcher=None,
+                 depth: int = MATCH_DEPTH, limit: int = 3) -> list[Interpretation]:
+        """Interpretations whose question ``question`` asks again, best first.
+
+        With ``matcher`` (a :class:`qa.question_match.QuestionMatcher`, fitted for the answerer's
+        encoder), those it judges close enough in meaning: on questions set aside from its fitting,
+        0.83 of paraphrases and 0.04 of near questions (docs/record.md). Without one (another
+        encoder), the clause rule: one of the clauses they rest on is among the first ``depth``
+        clauses answering ``question`` (``result_ids``, best first), and the two questions name no
+        different amounts or dates. Either way they are shown with the question they were verified for."""
+        if not question.strip():
+            return []
+        current = self.interpretations(index)
+        if matcher is not None:
+            scores = matcher.scores(question, [i.question for i in current])
+            found = sorted(((-score, i) for score, i in zip(scores, current) if score >= matcher.settings.threshold),
+                           key=lambda item: item[0])
+            return [interpretation for _score, interpretation in found[:limit]]
         wanted = list(result_ids[:depth])
-        if not wanted or not question.strip():
+        if not wanted:
             return []
         asked = _numbers(question)
         found = []
-        for interpretation in self.interpretations(index):
+        for interpretation in current:
             ids = {c.passage_id for c in interpretation.clauses}
             ranks = [rank for rank, passage_id in enumerate(wanted) if passage_id in ids]
             recorded = _numbers(interpretation.question)
