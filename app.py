@@ -7,13 +7,15 @@ reaches an ``st.html`` block.
 
 Run with ``make run`` (``streamlit run app.py``). Environment:
 ``PROTOCOL_QA_INDEX``, ``PROTOCOL_QA_CORPUS``, ``PROTOCOL_QA_ENCODER``, and
-``PROTOCOL_QA_ADMIN_TOKEN`` (uploads are off unless it is set).
+``PROTOCOL_QA_ADMIN_TOKEN`` (uploads are off unless it is set, or people sign in through the
+council's identity provider: ``[auth]`` in ``.streamlit/secrets.toml`` with ``PROTOCOL_QA_REVIEWERS``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import textwrap
 import time
 from dataclasses import replace
 from types import SimpleNamespace
@@ -226,8 +228,8 @@ def view_ask(answerer, state: AppState) -> None:
                          key="dl_ask_csv")
     right.download_button("Download Markdown", answer_markdown(answer), file_name="answer.md",
                           mime="text/markdown", key="dl_ask_md")
-    feedback_buttons(question, answer)
-    if st.session_state.get("admin_signed_in"):
+    feedback_buttons(question, answer, answerer.index)
+    if signed_in_reviewer():
         verify_form(answerer, question, answer)
 
 
@@ -267,7 +269,7 @@ def show_verified(answer, question: str, answerer) -> None:
     for item in record.matching(question, [r.passage.id for r in answer.results], answerer.index, matcher=matcher):
         data = item.to_dict()
         with st.container(border=True):
-            when = data["date"]
+            when = long_date(data["date"])
             if data["stale"]:
                 st.warning(f"Needs re-verification: verified by {render.md_literal(data['by'])} "
                            f"({render.md_literal(data['role'])}), {when}, but "
@@ -282,7 +284,15 @@ def show_verified(answer, question: str, answerer) -> None:
                 f"{c['authority']} {c['clause'] or c['source']}" for c in data["clauses"])))
 
 
-def feedback_buttons(question: str, answer) -> None:
+def long_date(iso: str) -> str:
+    """``2027-03-03`` as ``3 March 2027``."""
+    import datetime as dt
+
+    day = dt.date.fromisoformat(iso[:10])
+    return f"{day.day} {day:%B %Y}"
+
+
+def feedback_buttons(question: str, answer, index) -> None:
     """Nothing of a question is kept unless the user presses one of these."""
     left, right = st.columns(2)
     top = answer.results[0].passage if answer.results else None
@@ -292,9 +302,33 @@ def feedback_buttons(question: str, answer) -> None:
     if right.button("This did not", key="fb_no", icon=":material/thumb_down:"):
         verdict = "not_answered"
     if verdict:
-        get_record(SETTINGS.db).add_feedback(question, "ask", verdict, passage_id=top.id if top else None,
-                                             authority=top.authority if top else None)
+        item = get_record(SETTINGS.db).add_feedback(question, "ask", verdict, passage_id=top.id if top else None,
+                                                    authority=top.authority if top else None)
+        st.session_state["feedback_item"] = (question, item.id, item.version) if verdict == "not_answered" else None
         st.success("Thank you: your feedback is in the Monitoring Officer's review queue.")
+    pending = st.session_state.get("feedback_item")
+    if pending and pending[0] == question and top is not None:
+        right_clause_form(answer, index, *pending[1:])
+
+
+def right_clause_form(answer, index, item_id: str, version: int) -> None:
+    """After "this did not": the clause that does answer, picked from the answer's documents (optional)."""
+    from qa.record import Conflict
+
+    documents = {(r.passage.authority, r.passage.source) for r in answer.results}
+    choices = {f"{p.authority} · {p.clause or p.section} · {p.text[:90]}": p.id for p in index.passages
+               if (p.authority, p.source) in documents}
+    with st.form("right_clause"):
+        picked = st.selectbox("Which clause does answer it? (optional)", list(choices), index=None,
+                              placeholder="Choose from these documents' clauses", key="fb_right")
+        if st.form_submit_button("Send the right clause", key="fb_right_submit") and picked:
+            try:
+                get_record(SETTINGS.db).set_right_passage(item_id, choices[picked], version=version)
+            except Conflict as exc:
+                st.error(render.md_literal(str(exc)))
+            else:
+                st.session_state["feedback_item"] = None
+                st.success("Thank you: the Monitoring Officer will see the clause you picked.")
 
 
 def verify_form(answerer, question: str, answer) -> None:
@@ -304,7 +338,7 @@ def verify_form(answerer, question: str, answer) -> None:
         with st.form("verify"):
             chosen = st.multiselect("The clauses that govern it", list(labels), key="v_clauses")
             note = st.text_area("How they apply, in your words", key="v_note")
-            by = st.text_input("Your name", key="v_by")
+            by = st.text_input("Your name", value=signed_in_reviewer().name, key="v_by")
             role = st.text_input("Your role", value="Monitoring Officer", key="v_role")
             review = st.date_input("Review by", value=None, key="v_review")
             if st.form_submit_button("Record as verified", key="v_submit"):
@@ -342,8 +376,10 @@ def view_record(answerer) -> None:
     for item in items:
         if not item.staleness.stale:
             st.text(f"{item.id} · {item.by} ({item.role}), {item.created[:10]} · {item.question}")
-    if not st.session_state.get("admin_signed_in"):
-        st.caption("Sign in under Add documents to review the feedback.")
+    reviewer = signed_in_reviewer()
+    if reviewer is None:
+        st.caption("Sign in with the Monitoring Officer's role to review the feedback"
+                   + (" (in the sidebar)." if oidc_configured() else " (under Add documents)."))
         return
     st.download_button("Download the audit log (CSV)", record.export_audit("csv"), file_name="audit.csv",
                        mime="text/csv", key="dl_audit")
@@ -354,6 +390,13 @@ def view_record(answerer) -> None:
     for item in queue:
         with st.container(border=True):
             st.text(f"{item.created[:10]} · {item.view}: {item.verdict.replace('_', ' ')} · {item.question}")
+            clause_id = item.right_passage_id or item.passage_id
+            position = answerer.index.position_of(clause_id) if clause_id else None
+            clause = answerer.index.passages[position] if position is not None else None
+            if clause is not None:
+                st.caption(("The clause the user picked: " if item.right_passage_id else "The first answer shown: ")
+                           + render.md_literal(f"{clause.authority} {clause.clause or clause.section}"))
+                st.text(textwrap.shorten(clause.text, 400, placeholder=" …"))
             left, right = st.columns(2)
             state = None
             if left.button("Confirm", key=f"confirm-{item.id}"):
@@ -362,11 +405,32 @@ def view_record(answerer) -> None:
                 state = "dismissed"
             if state:
                 try:
-                    record.handle(item.id, state, st.session_state.get("reviewer", "Monitoring Officer"),
-                                  version=item.version)
+                    record.handle(item.id, state, reviewer.email or reviewer.name, version=item.version)
                     st.success(f"{item.id} {state}.")
                 except Conflict as exc:
                     st.error(render.md_literal(str(exc)))
+            if clause is not None:
+                verify_from_feedback(record, answerer, item, clause, reviewer)
+
+
+def verify_from_feedback(record, answerer, item, clause, reviewer) -> None:
+    """Turn a feedback item into a verified interpretation resting on its clause."""
+    from qa.record import Conflict, RecordError
+
+    with st.expander("Record a verified interpretation from this"):
+        with st.form(f"verify-{item.id}"):
+            note = st.text_area("How the clause applies, in your words", key=f"vf_note-{item.id}")
+            by = st.text_input("Your name", value=reviewer.name, key=f"vf_by-{item.id}")
+            role = st.text_input("Your role", value="Monitoring Officer", key=f"vf_role-{item.id}")
+            if not st.form_submit_button("Record as verified", key=f"vf_submit-{item.id}"):
+                return
+    try:
+        made = record.verify(item.question, [clause.id], note, by, answerer.index, role=role)
+        record.handle(item.id, "verified", reviewer.email or by, version=item.version)
+    except (RecordError, Conflict) as exc:
+        st.error(f"Not recorded: {render.md_literal(str(exc))}")
+    else:
+        st.success(f"Recorded as {made.id}.")
 
 
 def view_compare(answerer, state: AppState, stamp: tuple) -> None:
@@ -588,13 +652,60 @@ def session_id() -> str:
     return context.session_id if context else ""
 
 
+def oidc_configured() -> bool:
+    """Whether the council's identity provider is configured (``[auth]`` in .streamlit/secrets.toml)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all: Streamlit raises rather than answering no
+        return False
+
+
+def signed_in_reviewer():
+    """The person signed in with the Monitoring Officer's role, or None.
+
+    Through the identity provider when one is configured (the e-mail address it vouches for,
+    on the PROTOCOL_QA_REVIEWERS list); otherwise through the administrator token."""
+    from qa.access import Reviewer, may_review
+
+    if oidc_configured():
+        email = st.user.get("email") if st.user.is_logged_in else None
+        if may_review(email, SETTINGS.reviewers):
+            return Reviewer(st.user.get("name") or email, email, "oidc")
+        return None
+    if st.session_state.get("admin_signed_in"):
+        return Reviewer("", "", "token")
+    return None
+
+
+def account_panel() -> None:
+    """The sidebar's sign-in through the council's identity provider (when configured)."""
+    if not oidc_configured():
+        return
+    st.divider()
+    if not st.user.is_logged_in:
+        st.caption("Monitoring Officer and deputies: sign in to verify and review feedback.")
+        if st.button("Sign in", key="oidc_sign_in", icon=":material/login:"):
+            st.login()
+        return
+    email = st.user.get("email") or "no e-mail address"
+    st.caption(f"Signed in as {render.md_literal(email)}")
+    if signed_in_reviewer() is None:
+        st.caption("This account may read but not verify: ask for it to be added to PROTOCOL_QA_REVIEWERS.")
+    if st.button("Sign out", key="oidc_sign_out", icon=":material/logout:"):
+        st.logout()
+
+
 def view_add(answerer, stamp: tuple) -> None:
     st.header("Add documents")
-    if not SETTINGS.admin_token:
+    if oidc_configured():
+        if signed_in_reviewer() is None:
+            st.info("Adding documents needs the Monitoring Officer's role: sign in from the sidebar.")
+            return
+    elif not SETTINGS.admin_token:
         st.info("Adding documents is turned off on this server. An administrator can turn it on by "
                 "setting PROTOCOL_QA_ADMIN_TOKEN before starting the app; everyone can still read.")
         return
-    if not st.session_state.get("admin_signed_in"):
+    elif not st.session_state.get("admin_signed_in"):
         sign_in()  # the file control is shown only after: a visitor cannot make the server hold a file
         return
     with st.form("upload", clear_on_submit=False):
@@ -610,7 +721,7 @@ def view_add(answerer, stamp: tuple) -> None:
         note = st.text_area("Note (provenance a Monitoring Officer should see)")
         overwrite = st.checkbox("Replace the existing document of the same name", key="w_overwrite")
         submitted = st.form_submit_button("Add to the corpus", key="w_submit")
-    if st.button("Sign out", key="w_sign_out"):
+    if not oidc_configured() and st.button("Sign out", key="w_sign_out"):
         st.session_state["admin_signed_in"] = False
         st.rerun()
     if not submitted:
@@ -757,6 +868,7 @@ def sidebar(answerer) -> None:
         if answerer:
             st.caption(f"{len(answerer.index.documents)} documents, {len(answerer.index.passages):,} clauses.")
         st.caption("The address bar holds the view, question and filters: copy it to share this page.")
+        account_panel()
 
 
 # -- the page ------------------------------------------------------------------------

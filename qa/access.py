@@ -1,4 +1,9 @@
-"""The administrator sign-in of the app's "Add documents" view: checked, slowed down and logged.
+"""Who may verify, review feedback and add documents in the app, and the token sign-in that guards them.
+
+Where the council's identity provider is configured (``[auth]`` in
+``.streamlit/secrets.toml``, Streamlit's OpenID Connect sign-in), the signed-in
+e-mail address decides: :func:`may_review` against ``PROTOCOL_QA_REVIEWERS``.
+Where it is not, the administrator token below is the fallback for a single machine.
 
 Uploads are accepted only from a session that has signed in with the
 administrator token; the file control is not even shown before that, so a
@@ -21,9 +26,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-__all__ = ["SignIn", "SignInGuard", "SignInPolicy"]
+__all__ = ["SignIn", "SignInGuard", "SignInPolicy", "Reviewer", "may_review"]
 
 log = logging.getLogger("protocol_qa.access")
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    """Someone signed in with the Monitoring Officer's role: ``via`` is ``"oidc"`` or ``"token"``."""
+
+    name: str
+    email: str
+    via: str
+
+
+def may_review(email: str | None, reviewers: tuple[str, ...]) -> bool:
+    """Whether the signed-in ``email`` is one of ``reviewers`` (without regard to case).
+
+    Only an address the identity provider has verified should reach here: Streamlit takes it
+    from the provider's ID token, never from the user."""
+    return bool(email) and email.strip().lower() in reviewers
 
 
 class SignIn(Enum):

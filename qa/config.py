@@ -2,7 +2,7 @@
 
 Defaults suit the default corpus; environment variables override them
 (``PROTOCOL_QA_INDEX``, ``PROTOCOL_QA_CORPUS``, ``PROTOCOL_QA_UPLOADS``, ``PROTOCOL_QA_ADMIN_TOKEN``,
-``PROTOCOL_QA_ENCODER``, ``PROTOCOL_QA_CORPUS_WORDING``, ``PROTOCOL_QA_DB``), and
+``PROTOCOL_QA_ENCODER``, ``PROTOCOL_QA_CORPUS_WORDING``, ``PROTOCOL_QA_DB``, ``PROTOCOL_QA_REVIEWERS``), and
 command-line options override the environment.
 """
 
@@ -46,6 +46,10 @@ class Settings:
     # Feedback not confirmed as a labelled question is deleted after this many days
     # (PROTOCOL_QA_FEEDBACK_DAYS): a year, so that a year's questions can be reviewed.
     feedback_days: int = 365
+    # Who may verify, review feedback and add documents when people sign in through the council's
+    # identity provider (.streamlit/secrets.toml [auth], docs/record.md): their e-mail addresses,
+    # compared without regard to case (PROTOCOL_QA_REVIEWERS, separated by commas).
+    reviewers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -65,6 +69,7 @@ class Settings:
             corpus_wording=_switch(env, "PROTOCOL_QA_CORPUS_WORDING", default=None),
             db=env.get("PROTOCOL_QA_DB") or str(DEFAULT_DB),
             feedback_days=_whole_number(env, "PROTOCOL_QA_FEEDBACK_DAYS", 365),
+            reviewers=_addresses(env, "PROTOCOL_QA_REVIEWERS"),
         )
         given = {key: value for key, value in overrides.items() if value is not None}
         return replace(settings, **given)
@@ -79,6 +84,16 @@ def _whole_number(env, name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a whole number of days; set it like {name}=365") from None
+
+
+def _addresses(env, name: str) -> tuple[str, ...]:
+    """E-mail addresses separated by commas, lower-cased; anything without an @ is an error naming it."""
+    addresses = tuple(a.strip().lower() for a in (env.get(name) or "").split(",") if a.strip())
+    for address in addresses:
+        if "@" not in address:
+            raise ValueError(f"{name}: {address!r} is not an e-mail address; list them like "
+                             f"{name}=monitoring.officer@council.gov.uk,deputy@council.gov.uk")
+    return addresses
 
 
 def _switch(env, name: str, *, default: bool | None) -> bool | None:
