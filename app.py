@@ -668,7 +668,7 @@ def signed_in_reviewer():
     from qa.access import Reviewer, may_review
 
     if oidc_configured():
-        email = st.user.get("email") if st.user.is_logged_in else None
+        email = st.user.get("email") if st.user.get("is_logged_in", False) else None
         if may_review(email, SETTINGS.reviewers):
             return Reviewer(st.user.get("name") or email, email, "oidc")
         return None
@@ -682,7 +682,7 @@ def account_panel() -> None:
     if not oidc_configured():
         return
     st.divider()
-    if not st.user.is_logged_in:
+    if not st.user.get("is_logged_in", False):
         st.caption("Monitoring Officer and deputies: sign in to verify and review feedback.")
         if st.button("Sign in", key="oidc_sign_in", icon=":material/login:"):
             st.login()

@@ -451,3 +451,41 @@ def test_the_record_view_lists_what_needs_re_verification_and_the_feedback_queue
     at.button(key=f"confirm-{waiting.id}").click()
     run(at)
     assert record.feedback(waiting.id).state == "confirmed"
+
+
+def test_after_this_did_not_the_user_can_pick_the_clause_that_does_answer(app_env):
+    import os
+
+    from qa.record import Record
+
+    at = run(make_app(view="ask", q=GIFTS))
+    at.button(key="fb_no").click()
+    run(at)
+    picker = at.selectbox(key="fb_right")
+    wanted = next(option for option in picker.options if "register any gift or hospitality" in option)
+    picker.select(wanted)
+    at.button(key="fb_right_submit").click()
+    run(at)
+    assert any("will see the clause you picked" in s.value for s in at.success), [s.value for s in at.success]
+    from index.hybrid import HybridIndex
+
+    index = HybridIndex.load(app_env[1])
+    picked = [p.id for p in index.passages if wanted.endswith(p.text[:90]) or p.text[:90] in wanted]
+    [item] = Record(os.environ["PROTOCOL_QA_DB"]).review_queue()
+    assert item.verdict == "not_answered" and item.right_passage_id in picked
+
+
+def test_with_an_identity_provider_configured_the_token_is_not_offered_and_no_one_signed_out_may_verify(upload_env):
+    at = make_app(view="add")
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+                          "client_id": "protocol-qa", "client_secret": "y",
+                          "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
+    run(at)
+    assert not at.get("text_input") or all(t.key != "w_token" for t in at.text_input)
+    assert any("sign in from the sidebar" in i.value for i in at.info), [i.value for i in at.info]
+    assert any(b.key == "oidc_sign_in" for b in at.sidebar.button)
+    at.radio(key="view").set_value("ask")
+    run(at)
+    at.text_input(key="q_ask").input(GIFTS)
+    run(at)
+    assert not at.get("multiselect") or all(m.key != "v_clauses" for m in at.multiselect)

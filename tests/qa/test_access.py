@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from qa.access import SignIn, SignInGuard, SignInPolicy
 
 
@@ -45,3 +47,24 @@ def test_failures_older_than_the_window_are_forgotten():
         assert guard.check("guess") is SignIn.WRONG
         clock.now += 61  # two a minute: an administrator mistyping, never locked
     assert guard.check("secret-token") is SignIn.ACCEPTED
+
+
+@pytest.mark.parametrize("email, allowed", [
+    ("mo@council.example", True), ("MO@Council.Example ", True), ("deputy@council.example", False),
+    ("", False), (None, False),
+])
+def test_only_listed_addresses_may_review_whatever_their_case(email, allowed):
+    from qa.access import may_review
+    from qa.config import Settings
+
+    reviewers = Settings.from_env({"PROTOCOL_QA_REVIEWERS": " MO@council.example, clerk@council.example"}).reviewers
+    assert reviewers == ("mo@council.example", "clerk@council.example")
+    assert may_review(email, reviewers) is allowed
+
+
+def test_a_reviewer_list_entry_that_is_not_an_address_names_the_variable():
+    from qa.config import Settings
+
+    with pytest.raises(ValueError, match="PROTOCOL_QA_REVIEWERS: 'alex morgan' is not an e-mail address"):
+        Settings.from_env({"PROTOCOL_QA_REVIEWERS": "mo@council.example,alex morgan"})
+    assert Settings.from_env({}).reviewers == ()
