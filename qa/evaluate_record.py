@@ -14,6 +14,7 @@ part (``unrelated``), which must not match either.
     python -m qa.evaluate_record eval/record-pairs.jsonl --fit      # the [record_match] table, from tune
     python -m qa.evaluate_record eval/record-pairs.jsonl            # the shipped matcher on held-out
     python -m qa.evaluate_record eval/record-pairs.jsonl --index DIR --clause-rule   # the clause rule
+    python -m qa.evaluate_record eval/record-rewordings.jsonl --whole   # the same questions slightly reworded
 """
 
 from __future__ import annotations
@@ -146,7 +147,8 @@ def measure_matcher(pairs: list[dict], matcher) -> dict:
             "precision": round(true_positive / max(1, sum(matched)), 3),
             "recall": round(true_positive / max(1, sum(p["same"] for p in pairs)), 3),
             "paraphrase_vs_near_auc": round(roc_auc_score([t for _s, t in near_or_para],
-                                                          [s for s, _t in near_or_para]), 3)}
+                                                          [s for s, _t in near_or_para]), 3)
+            if len({t for _s, t in near_or_para}) == 2 else None}
 
 
 def main(argv=None) -> int:
@@ -160,9 +162,14 @@ def main(argv=None) -> int:
     parser.add_argument("--fit", action="store_true", help="print the [record_match] table fitted on the tune part")
     parser.add_argument("--part", choices=PARTS, default="held-out", help="the part to measure (default held-out)")
     parser.add_argument("--clause-rule", action="store_true", help="measure the clause rule instead (needs --index)")
+    parser.add_argument("--whole", action="store_true",
+                        help="measure every pair of the file, unsplit and without unrelated pairs "
+                             "(eval/record-rewordings.jsonl)")
     args = parser.parse_args(argv)
     pairs = [json.loads(line) for line in args.pairs.read_text(encoding="utf-8").splitlines() if line.strip()]
     parts = split(pairs)
+    if args.whole:
+        parts[args.part] = [{**p, "kind": "para" if p["same"] else "near"} for p in pairs]
     if args.clause_rule:
         from .service import open_answerer
 

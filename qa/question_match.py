@@ -18,7 +18,8 @@ score is a logistic regression over three features of the pair:
 - ``overlap``: the Jaccard overlap of their stemmed content words.
 
 Two questions with the same content words (the same question asked again,
-whatever the punctuation and small words) always match, and two that name
+whatever the punctuation, small words, framing such as "please" or "could", and
+the vocabulary's names of the same people, "cllr" for "councillor") always match, and two that name
 different amounts or dates never do. The weights and the threshold are fitted
 by ``python -m qa.evaluate_record --fit`` and kept, with the encoder they were
 fitted with, in ``qa/data/pipeline.toml`` (``[record_match]``); with any other
@@ -41,7 +42,8 @@ import numpy as np
 
 from .config import PIPELINE_FILE
 
-__all__ = ["MatchSettings", "QuestionMatcher", "load_match_settings", "pair_features", "numbers", "content_stems"]
+__all__ = ["MatchSettings", "QuestionMatcher", "load_match_settings", "pair_features", "numbers", "content_stems",
+           "same_question"]
 
 _NUMBER = re.compile(r"\d[\d,.]*")
 _WORD = re.compile(r"[a-z0-9£]+")
@@ -51,6 +53,9 @@ _FUNCTION_WORDS = frozenset(
     "a an the i me my mine we us our you your he him his she her it its they them their this that these those "
     "of to in on at for from by with as about into is are was were be been being am do does did have has had "
     "and or so if what which who whom whose when where how there here just any some".split())
+# The framing of a request, ignored only when deciding that two questions are the same one asked again.
+_FRAMING_WORDS = frozenset(
+    "please thanks thank hi hello can could would wonder wondering quick query actually really".split())
 
 
 def numbers(text: str) -> set[str]:
@@ -66,10 +71,40 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+@lru_cache(maxsize=1)
+def _same_people() -> dict[str, str]:
+    """One-word names of the same people in the project's vocabulary (its groups with a ``role``:
+    "cllr" and "member" are councillors, "staff" and "employee" officers), each stem to its group's first."""
+    from .vocabulary import load_vocabulary
+
+    stem = _stemmer().stemWord
+    out: dict[str, str] = {}
+    for group in load_vocabulary():
+        conditional = {name for name, _word in group.followed_by}
+        words = [n for n in group.names if " " not in n and n not in conditional]
+        if group.role and group.reword and len(words) > 1:
+            for word in words:
+                out.setdefault(stem(word), stem(words[0]))
+    return out
+
+
 def content_stems(text: str) -> frozenset[str]:
-    """The stemmed content words of a question (function words dropped)."""
+    """The stemmed content words of a question (function words dropped): the overlap feature's words."""
     stem = _stemmer().stemWord
     return frozenset(stem(w) for w in _WORD.findall(text.lower()) if w not in _FUNCTION_WORDS)
+
+
+def same_question(first: str, second: str) -> bool:
+    """Whether two questions have the same content words once the framing of a request ("please",
+    "could", "thanks") is set aside and names of the same people ("cllr", "member") are made one:
+    the same question asked again, which the overlap feature alone would read as a near question."""
+    same = _same_people()
+
+    def words(text: str) -> frozenset[str]:
+        kept = " ".join(w for w in _WORD.findall(text.lower()) if w not in _FRAMING_WORDS)
+        return frozenset(same.get(s, s) for s in content_stems(kept))
+
+    return words(first) == words(second)
 
 
 def pair_features(cosine: float, first: str, second: str) -> tuple[float, float, float]:
@@ -157,13 +192,13 @@ class QuestionMatcher:
         if not verified:
             return []
         asked = np.asarray(self.embedder.encode([question]), dtype=np.float32)[0]
-        asked_numbers, asked_stems = numbers(question), content_stems(question)
+        asked_numbers = numbers(question)
         out = []
         for text, vector in zip(verified, self._vector(list(verified))):
             recorded_numbers = numbers(text)
             if asked_numbers and recorded_numbers and asked_numbers != recorded_numbers:
                 out.append(0.0)
-            elif asked_stems == content_stems(text):
+            elif same_question(question, text):
                 out.append(1.0)
             else:
                 out.append(self.settings.probability(pair_features(float(asked @ vector), question, text)))

@@ -31,6 +31,18 @@ def test_the_same_question_asked_again_matches_and_other_amounts_never_do():
     assert matcher.matches(again, [RECORDED, other_amount]) == [True, False]
 
 
+@pytest.mark.parametrize("asked, same", [
+    ("Could a cllr insist that an officer changes the advice in their report? Thanks", True),
+    ("Please can a member insist that staff change the advice in their report?", True),
+    ("Can a councillor insist that a councillor changes the advice in their report?", False),
+    ("Can a councillor insist that an officer changes the advice in their committee report?", False),
+])
+def test_the_same_question_asked_again_sets_aside_framing_and_names_of_the_same_people(asked, same):
+    from qa.question_match import same_question
+
+    assert same_question(asked, "Can a councillor insist that an officer changes the advice in their report?") is same
+
+
 def test_a_question_changing_one_fact_of_the_verified_one_scores_below_the_threshold():
     matcher = QuestionMatcher(FakeEmbedder(), _settings())
     near = RECORDED.replace("wife", "adult son")
@@ -111,3 +123,16 @@ def test_the_shipped_matcher_separates_paraphrases_from_near_questions_on_the_he
     assert measured["kinds"]["near"]["matched"] <= 0.1
     assert measured["kinds"]["unrelated"]["matched"] <= 0.1
     assert measured["precision"] >= 0.85 and measured["recall"] >= 0.8
+
+
+@pytest.mark.slow
+def test_the_same_questions_slightly_reworded_baseline():
+    """docs/record.md: 5 of the 12 rewordings in eval/record-rewordings.jsonl match (all by the rule for
+    the same question asked again; the others are a known limit). A better matcher raises this."""
+    from index.embed import load_embedder
+
+    matcher = QuestionMatcher.for_embedder(load_embedder("auto", purpose="questions"))
+    rewordings = [json.loads(line) for line in (ROOT / "eval" / "record-rewordings.jsonl").read_text(
+        encoding="utf-8").splitlines() if line.strip()]
+    matched = sum(matcher.matches(p["asked"], [p["recorded"]])[0] for p in rewordings)
+    assert matched >= 5, matched
