@@ -347,7 +347,8 @@ def verify_form(answerer, question: str, answer) -> None:
                 try:
                     made = get_record(SETTINGS.db).verify(question, [labels[c] for c in chosen], note, by,
                                                           answerer.index, role=role,
-                                                          review_by=review.isoformat() if review else None)
+                                                          review_by=review.isoformat() if review else None,
+                                                          signed_in_as=signed_in_reviewer().who)
                 except RecordError as exc:
                     st.error(f"Not recorded: {render.md_literal(str(exc))}")
                 else:
@@ -405,7 +406,7 @@ def view_record(answerer) -> None:
                 state = "dismissed"
             if state:
                 try:
-                    record.handle(item.id, state, reviewer.email or reviewer.name, version=item.version)
+                    record.handle(item.id, state, reviewer.who, version=item.version)
                     st.success(f"{item.id} {state}.")
                 except Conflict as exc:
                     st.error(render.md_literal(str(exc)))
@@ -425,8 +426,9 @@ def verify_from_feedback(record, answerer, item, clause, reviewer) -> None:
             if not st.form_submit_button("Record as verified", key=f"vf_submit-{item.id}"):
                 return
     try:
-        made = record.verify(item.question, [clause.id], note, by, answerer.index, role=role)
-        record.handle(item.id, "verified", reviewer.email or by, version=item.version)
+        made = record.verify(item.question, [clause.id], note, by, answerer.index, role=role,
+                             signed_in_as=reviewer.who)
+        record.handle(item.id, "verified", reviewer.who, version=item.version)
     except (RecordError, Conflict) as exc:
         st.error(f"Not recorded: {render.md_literal(str(exc))}")
     else:

@@ -39,6 +39,11 @@ class Reviewer:
     email: str
     via: str
 
+    @property
+    def who(self) -> str:
+        """How the audit log names them: the e-mail address, else the name, else the sign-in used."""
+        return self.email or self.name or "administrator token"
+
 
 def may_review(email: str | None, reviewers: tuple[str, ...]) -> bool:
     """Whether the signed-in ``email`` is one of ``reviewers`` (without regard to case).

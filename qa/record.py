@@ -217,8 +217,12 @@ class Record:
 
     # -- verified interpretations -------------------------------------------------
     def verify(self, question: str, passage_ids: Sequence[str], note: str, by: str, index, *,
-               role: str = "Monitoring Officer", review_by: str | None = None) -> Interpretation:
-        """Record a verified interpretation of ``question`` resting on ``passage_ids`` (texts taken from ``index``)."""
+               role: str = "Monitoring Officer", review_by: str | None = None,
+               signed_in_as: str | None = None) -> Interpretation:
+        """Record a verified interpretation of ``question`` resting on ``passage_ids`` (texts taken from ``index``).
+
+        ``by`` is the name shown with it; the audit log names ``signed_in_as`` (the identity the
+        sign-in vouched for) when given, so a name typed in a form cannot stand in for who did it."""
         question, note, by = question.strip(), note.strip(), by.strip()
         if not question or not note or not by:
             raise RecordError("a verified interpretation needs the question, a note and who verified it")
@@ -245,7 +249,8 @@ class Record:
             connection.execute(PASSAGES.insert(), [
                 {"interpretation_id": identifier, "position": n, "passage_id": c.passage_id, "authority": c.authority,
                  "source": c.source, "clause": c.clause, "text": c.text} for n, c in enumerate(clauses)])
-            self._audit(connection, by, "verify", identifier, {"question": question, "passages": list(passage_ids)})
+            self._audit(connection, signed_in_as or by, "verify", identifier,
+                        {"question": question, "passages": list(passage_ids), "by": by})
         return self.show(identifier, index)
 
     def withdraw(self, identifier: str, by: str) -> None:

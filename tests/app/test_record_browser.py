@@ -95,7 +95,8 @@ def site(tmp_path_factory):
                       "--browser.gatherUsageStats", "false", "--secrets.files", str(secrets_file)],
                      env, SHOTS / "streamlit-server.log", f"http://127.0.0.1:{app_port}/_stcore/health", "the app")
         try:
-            yield {"url": f"http://127.0.0.1:{app_port}", "corpus": corpus, "ingest": ingest}
+            yield {"url": f"http://127.0.0.1:{app_port}", "corpus": corpus, "ingest": ingest,
+                   "db": folder / "record.sqlite3"}
         finally:
             _stop(app)
     finally:
@@ -170,6 +171,10 @@ def test_feedback_sign_in_verification_paraphrase_and_re_verification_in_a_real_
             mo.reload()
             expect(mo.get_by_text("Feedback to review (0)")).to_be_visible(timeout=120_000)
             expect(mo.get_by_text("Verified (1)")).to_be_visible()
+            from qa.record import Record
+
+            audit = [(e["who"], e["action"]) for e in Record(site["db"]).audit_log()]
+            assert audit == [(MONITORING_OFFICER["email"], "verify"), (MONITORING_OFFICER["email"], "verified")]
 
             # A colleague asks a paraphrase: the ruling is shown first; a near question does not get it.
             colleague = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()

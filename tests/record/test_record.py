@@ -249,3 +249,15 @@ def test_a_bad_retention_setting_names_the_variable():
     with pytest.raises(ValueError, match="PROTOCOL_QA_FEEDBACK_DAYS='a year' is not a whole number"):
         Settings.from_env({"PROTOCOL_QA_FEEDBACK_DAYS": "a year"})
     assert Settings.from_env({"PROTOCOL_QA_FEEDBACK_DAYS": "30"}).feedback_days == 30
+
+
+def test_the_audit_log_names_the_signed_in_identity_not_the_name_typed(db_url, corpus_index):
+    _corpus, index_dir = corpus_index
+    index = HybridIndex.load(index_dir)
+    record = Record(db_url)
+    made = record.verify(QUESTION, [index.passages[0].id], "No.", "Alex Morgan", index,
+                         signed_in_as="mo@council.example")
+    [entry] = record.audit_log()
+    assert (entry["who"], entry["action"], entry["target"]) == ("mo@council.example", "verify", made.id)
+    assert json.loads(entry["detail"])["by"] == "Alex Morgan"
+    assert made.by == "Alex Morgan"
