@@ -670,9 +670,11 @@ def signed_in_reviewer():
     from qa.access import Reviewer, may_review
 
     if oidc_configured():
-        email = st.user.get("email") if st.user.get("is_logged_in", False) else None
-        if may_review(email, SETTINGS.reviewers):
-            return Reviewer(st.user.get("name") or email, email, "oidc")
+        if not st.user.get("is_logged_in", False):
+            return None
+        email = st.user.get("email") or ""
+        if may_review(email, SETTINGS.reviewers, roles=st.user.get("roles"), reviewer_role=SETTINGS.reviewer_role):
+            return Reviewer(st.user.get("name") or email, email or str(st.user.get("sub", "")), "oidc")
         return None
     if st.session_state.get("admin_signed_in"):
         return Reviewer("", "", "token")
@@ -692,7 +694,8 @@ def account_panel() -> None:
     email = st.user.get("email") or "no e-mail address"
     st.caption(f"Signed in as {render.md_literal(email)}")
     if signed_in_reviewer() is None:
-        st.caption("This account may read but not verify: ask for it to be added to PROTOCOL_QA_REVIEWERS.")
+        st.caption("This account may read but not verify: ask for it to be added to PROTOCOL_QA_REVIEWERS "
+                   "or given the reviewers' role.")
     if st.button("Sign out", key="oidc_sign_out", icon=":material/logout:"):
         st.logout()
 

@@ -45,12 +45,18 @@ class Reviewer:
         return self.email or self.name or "administrator token"
 
 
-def may_review(email: str | None, reviewers: tuple[str, ...]) -> bool:
-    """Whether the signed-in ``email`` is one of ``reviewers`` (without regard to case).
+def may_review(email: str | None, reviewers: tuple[str, ...], *, roles=None, reviewer_role: str = "") -> bool:
+    """Whether the signed-in person may verify: their ``email`` is one of ``reviewers`` (without regard
+    to case), or ``reviewer_role`` is among the ``roles`` claim of their ID token (a list or one string,
+    as Microsoft Entra ID's app roles and Keycloak's mapped roles arrive).
 
-    Only an address the identity provider has verified should reach here: Streamlit takes it
-    from the provider's ID token, never from the user."""
-    return bool(email) and email.strip().lower() in reviewers
+    Only what the identity provider vouched for should reach here: Streamlit takes both from the
+    provider's ID token, never from the user."""
+    if email and email.strip().lower() in reviewers:
+        return True
+    if not reviewer_role or not roles:
+        return False
+    return reviewer_role in ([roles] if isinstance(roles, str) else list(roles))
 
 
 class SignIn(Enum):

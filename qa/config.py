@@ -2,7 +2,7 @@
 
 Defaults suit the default corpus; environment variables override them
 (``PROTOCOL_QA_INDEX``, ``PROTOCOL_QA_CORPUS``, ``PROTOCOL_QA_UPLOADS``, ``PROTOCOL_QA_ADMIN_TOKEN``,
-``PROTOCOL_QA_ENCODER``, ``PROTOCOL_QA_CORPUS_WORDING``, ``PROTOCOL_QA_DB``, ``PROTOCOL_QA_REVIEWERS``), and
+``PROTOCOL_QA_ENCODER``, ``PROTOCOL_QA_CORPUS_WORDING``, ``PROTOCOL_QA_DB``, ``PROTOCOL_QA_REVIEWERS``, ``PROTOCOL_QA_REVIEWER_ROLE``), and
 command-line options override the environment.
 """
 
@@ -50,6 +50,8 @@ class Settings:
     # identity provider (.streamlit/secrets.toml [auth], docs/record.md): their e-mail addresses,
     # compared without regard to case (PROTOCOL_QA_REVIEWERS, separated by commas).
     reviewers: tuple[str, ...] = ()
+    # Or whoever's ID token carries this value in its "roles" claim (PROTOCOL_QA_REVIEWER_ROLE).
+    reviewer_role: str = ""
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -70,6 +72,7 @@ class Settings:
             db=env.get("PROTOCOL_QA_DB") or str(DEFAULT_DB),
             feedback_days=_whole_number(env, "PROTOCOL_QA_FEEDBACK_DAYS", 365),
             reviewers=_addresses(env, "PROTOCOL_QA_REVIEWERS"),
+            reviewer_role=(env.get("PROTOCOL_QA_REVIEWER_ROLE") or "").strip(),
         )
         given = {key: value for key, value in overrides.items() if value is not None}
         return replace(settings, **given)

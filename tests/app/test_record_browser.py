@@ -8,7 +8,8 @@ records a verified interpretation from it; a colleague asking a paraphrase sees
 "Verified by ..." above the ranked clauses, one asking a near question does
 not; a re-ingest that changes the clause marks the interpretation "needs
 re-verification" with the word diff. A signed-in account that is not on the
-reviewers' list may read but not verify.
+reviewers' list may read but not verify; one given the reviewers' role in its
+ID token's ``roles`` claim may.
 
 Uses the real encoder (the question matcher is fitted for it). Screenshots go
 to ``test-artifacts/record/``; the ones in docs/screenshots/ were taken from them.
@@ -37,6 +38,8 @@ RIGHT_CLAUSE = "Officers work for the local authority as a whole"
 LGA = "lga-model-councillor-code-of-conduct-2020.txt"
 MONITORING_OFFICER = {"sub": "mo", "email": "mo@council.example", "name": "Alex Morgan"}
 READER = {"sub": "reader", "email": "reader@council.example", "name": "Sam Reader"}
+# Not on the list of addresses, but given the reviewers' role by the provider (an ID token's "roles" claim).
+DEPUTY = {"sub": "deputy", "email": "deputy@council.example", "name": "Jo Deputy", "roles": ["MonitoringOfficer"]}
 
 pytestmark = pytest.mark.browser
 
@@ -65,7 +68,8 @@ def site(tmp_path_factory):
     corpus = folder / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
     env = {**os.environ, "PROTOCOL_QA_INDEX": str(folder / "index"), "PROTOCOL_QA_DB": str(folder / "record.sqlite3"),
-           "PROTOCOL_QA_REVIEWERS": MONITORING_OFFICER["email"], "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+           "PROTOCOL_QA_REVIEWERS": MONITORING_OFFICER["email"], "PROTOCOL_QA_REVIEWER_ROLE": "MonitoringOfficer",
+           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env.pop("PROTOCOL_QA_ADMIN_TOKEN", None)
 
     def ingest() -> None:
@@ -77,7 +81,8 @@ def site(tmp_path_factory):
     SHOTS.mkdir(parents=True, exist_ok=True)
     provider_port, app_port = free_port(), free_port()
     provider = _start([sys.executable, "-m", "oidc_provider_mock", "--port", str(provider_port),
-                       "--user-claims", json.dumps(MONITORING_OFFICER), "--user-claims", json.dumps(READER)],
+                       *(arg for user in (MONITORING_OFFICER, READER, DEPUTY)
+                         for arg in ("--user-claims", json.dumps(user)))],
                       env, SHOTS / "oidc-provider.log",
                       f"http://127.0.0.1:{provider_port}/.well-known/openid-configuration", "the OpenID provider")
     secrets_file = folder / "secrets.toml"
@@ -207,5 +212,11 @@ def test_feedback_sign_in_verification_paraphrase_and_re_verification_in_a_real_
             _sign_in(reader, url, READER)
             expect(reader.get_by_text("This account may read but not verify")).to_be_visible()
             expect(reader.get_by_text("Feedback to review")).to_have_count(0)
+
+            # Given the reviewers' role by the provider: reviews.
+            deputy = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+            _sign_in(deputy, url, DEPUTY)
+            deputy.locator('[data-testid="stRadio"] label').filter(has_text="Verified and feedback").click()
+            expect(deputy.get_by_text("Feedback to review (0)")).to_be_visible(timeout=60_000)
         finally:
             browser.close()

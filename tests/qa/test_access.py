@@ -68,3 +68,17 @@ def test_a_reviewer_list_entry_that_is_not_an_address_names_the_variable():
     with pytest.raises(ValueError, match="PROTOCOL_QA_REVIEWERS: 'alex morgan' is not an e-mail address"):
         Settings.from_env({"PROTOCOL_QA_REVIEWERS": "mo@council.example,alex morgan"})
     assert Settings.from_env({}).reviewers == ()
+
+
+@pytest.mark.parametrize("roles, allowed", [
+    (["MonitoringOfficer", "Reader"], True), ("MonitoringOfficer", True), (["Reader"], False), (None, False),
+    ("MonitoringOfficerDeputy", False),
+])
+def test_the_reviewers_role_in_the_roles_claim_may_review(roles, allowed):
+    from qa.access import may_review
+    from qa.config import Settings
+
+    settings = Settings.from_env({"PROTOCOL_QA_REVIEWER_ROLE": "MonitoringOfficer"})
+    assert may_review("someone@council.example", settings.reviewers, roles=roles,
+                      reviewer_role=settings.reviewer_role) is allowed
+    assert not may_review("someone@council.example", (), roles=roles, reviewer_role="")
