@@ -20,6 +20,8 @@ from urllib.parse import urlencode
 # One source for the allowed manifest values: the Passage record's.
 from ingest.passage import ATTRIBUTIONS, KINDS, STATUSES
 
+from .highlight import highlight_spans
+
 VIEWS = ("ask", "compare", "browse", "record", "add")
 VIEW_LABELS = {"ask": "Ask", "compare": "Compare", "browse": "Browse", "record": "Verified and feedback",
                "add": "Add documents"}
@@ -126,19 +128,19 @@ def md_literal(text: str) -> str:
 
 
 def clause_html(text: str, highlight: str = "") -> str:
-    """The clause verbatim, escaped, with the best-matching sentence marked.
+    """The clause verbatim, escaped, with the best-matching sentence marked
+    (and, for an item of a list, the list's lead-in: see
+    :func:`qa.highlight.highlight_spans`).
 
-    The highlight is marked where it occurs in the text; if it does not occur
-    (the highlighter normalised whitespace), the text is shown unmarked rather
-    than guessing.
+    If the highlight does not occur in the text (the highlighter normalised
+    whitespace), the text is shown unmarked rather than guessing.
     """
-    at = text.find(highlight) if highlight else -1
-    if at < 0 or highlight == text:
-        body = escape(text)
-    else:
-        body = (escape(text[:at]) + '<mark class="pqa-hl">' + escape(highlight) + "</mark>"
-                + escape(text[at + len(highlight):]))
-    return f'<div class="pqa-clause">{body}</div>'
+    parts, at = [], 0
+    for start, end in highlight_spans(text, highlight):
+        parts.append(escape(text[at:start]) + '<mark class="pqa-hl">' + escape(text[start:end]) + "</mark>")
+        at = end
+    parts.append(escape(text[at:]))
+    return f'<div class="pqa-clause">{"".join(parts)}</div>'
 
 
 DIFF_TAGS = {"same": ("", ""), "added": ('<ins class="pqa-add">', "</ins>"),
@@ -156,12 +158,68 @@ def diff_html(pieces: Iterable) -> str:
     return '<div class="pqa-clause">' + " ".join(parts) + "</div>"
 
 
+def place_label(section: str, clause: str) -> str:
+    """Where a clause sits: its heading path and number ("Party groups · clause 91")."""
+    return " · ".join(x for x in (section, f"clause {clause}" if clause else "") if x) or "(no heading)"
+
+
+def excerpt_html(text: str, highlight: str = "") -> str:
+    """A row's excerpt, escaped, with the answering sentence or item marked where it occurs whole."""
+    at = text.find(highlight) if highlight else -1
+    if at < 0:
+        return f'<div class="pqa-excerpt">{escape(text)}</div>'
+    return (f'<div class="pqa-excerpt">{escape(text[:at])}<mark class="pqa-hl">{escape(highlight)}</mark>'
+            f'{escape(text[at + len(highlight):])}</div>')
+
+
+def compare_row_html(row) -> str:
+    """A :class:`qa.compare_rows.CompareRow` as a heading line and an excerpt (or why it is silent)."""
+    head = f'<span class="pqa-head">{escape(row.authority)}</span>'
+    if row.found and row.reference:
+        head += f' <span class="pqa-ref">{escape(row.reference)}</span>'
+    if row.likeness:
+        head += f' <span class="pqa-like">{escape(row.likeness)}</span>'
+    if row.found:
+        return f'<div class="pqa-row">{head}</div>' + excerpt_html(row.excerpt, row.highlight)
+    body = f'<div class="pqa-none">Not addressed in its documents. Why: {escape(row.reason)}.</div>'
+    if row.reference:
+        body += (f'<div class="pqa-muted">Nearest clause (not an answer): {escape(row.reference)} — '
+                 f'{escape(row.excerpt)}</div>')
+    return f'<div class="pqa-row">{head}</div>' + body
+
+
+def equivalent_html(eq, base: AppState | None = None, *, diff: bool = True) -> str:
+    """One council's equivalent of a clause: who, how alike, which item was compared, the word
+    difference (or the clause's opening when it is not an equivalent) and a link to it in context."""
+    p = eq.passage
+    head = (f'<span class="pqa-head">{escape(p.authority)}</span> '
+            f'<span class="pqa-ref">{escape(place_label(p.section.split(" > ")[-1], p.clause))}</span> '
+            f'<span class="pqa-like">{escape(eq.likeness.value)}, {eq.word_overlap:.0%} words in common, '
+            f'similarity {eq.similarity:.2f}</span>')
+    compared = [f"{eq.chosen_part} of the chosen clause" if eq.chosen_part else "",
+                f"{eq.other_part} of this council's clause" if eq.other_part else ""]
+    note = ("Compared: " + " with ".join(x for x in compared if x) + ". ") if any(compared) else ""
+    link = f'<a href="{escape(link_to_passage(p.id, base))}" target="_self">Show in context</a>'
+    body = diff_html(eq.diff) if diff else f'<div class="pqa-excerpt">{escape(_opening(p.text))}</div>'
+    return f'<div class="pqa-eq"><div class="pqa-row">{head}</div>{body}<div class="pqa-muted">{escape(note)}{link}</div></div>'
+
+
+def _opening(text: str, limit: int = 200) -> str:
+    words = " ".join(text.split())
+    return words if len(words) <= limit else words[:limit].rsplit(" ", 1)[0] + "…"
+
+
 STYLE = """<style>
 .pqa-clause { white-space: pre-wrap; line-height: 1.5; margin: 0.2rem 0 0.4rem 0; }
 .pqa-hl { background: #fff3a3; padding: 0 0.1rem; }
 .pqa-add { background: #d9f5dd; text-decoration: underline; }
 .pqa-del { background: #fbdada; text-decoration: line-through; }
 .pqa-head { font-weight: 600; font-size: 1.05rem; }
+.pqa-row { display: flex; flex-wrap: wrap; gap: 0.2rem 0.8rem; align-items: baseline; }
+.pqa-ref { color: #333; }
+.pqa-like { color: #595959; font-size: 0.9rem; }
+.pqa-excerpt { line-height: 1.45; margin: 0.15rem 0; overflow-wrap: anywhere; }
+.pqa-eq { border-top: 1px solid #e6e6e6; padding: 0.4rem 0; }
 .pqa-muted { color: #595959; font-size: 0.9rem; }
 .pqa-context { color: #666; }
 .pqa-none { color: #8a4b00; background: #fff4e5; border-radius: 0.3rem; padding: 0.4rem 0.6rem; }

@@ -166,11 +166,29 @@ def test_equivalents_show_word_diff(app_env):
     assert 'class="pqa-add"' in page and 'class="pqa-del"' in page
 
 
-def test_equivalents_button_from_ask(app_env):
+def test_equivalents_open_in_place_from_ask_without_changing_view(app_env):
     at = run(make_app(view="ask", q=GIFTS))
-    next(b for b in at.button if b.label == "Other councils' equivalents").click()
+    toggle = next(t for t in at.toggle if t.label == "Other councils' equivalents")
+    toggle.set_value(True)
     run(at)
-    assert qp(at, "view") == ["compare"] and at.query_params["passage"]
+    assert qp(at, "view") == ["ask"] and not at.query_params.get("passage")
+    page = page_html(at)
+    assert 'class="pqa-eq"' in page  # the equivalents, drawn inside the result that was clicked
+    eq_at = page.index('class="pqa-eq"')
+    # ...after the clause whose toggle was used and before the next result's clause
+    assert page.rfind("register any gift or hospitality", 0, eq_at) >= 0
+
+
+def test_compare_rows_are_compact_one_per_council(app_env):
+    at = run(make_app(view="compare", q=GIFTS_DETAIL))
+    rows = [h.value for h in at.html if 'class="pqa-row"' in h.value]
+    assert len(rows) == 3 and "Model Association" in rows[0]  # one row per council, the model first
+    ashford = next(r for r in rows if "Ashford Test Council" in r)
+    assert "clause 3" in ashford and "reworded from the model code (95% words in common)" in ashford  # You / Members
+    bexley = next(r for r in rows if "Bexley Test Council" in r)
+    assert "Not addressed in its documents. Why: " in bexley and "Nearest clause (not an answer): " in bexley
+    # the citations (monospace) are inside the expanders, one per council, not on the page itself
+    assert len(at.expander) == 3
 
 
 def test_coverage_matrix_links_each_cell_to_its_clause(app_env):
