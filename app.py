@@ -401,9 +401,9 @@ def show_compare_row(answerer, entry, row) -> None:
     """One council on one line or two: its clause and excerpt, or why it is silent; the full clauses
     open below."""
     with st.container(border=True):
-        st.html(render.compare_row_html(row))
         best = entry.results[0].passage if entry.results else (entry.nearest.passage if entry.nearest else None)
-        show_badges(entry.kind, best.status if best else "", best.attribution if best else "")
+        st.html(render.compare_row_html(row, render.badges(entry.kind, best.status if best else "",
+                                                           best.attribution if best else "")))
         shown = entry.results if entry.found else [entry.nearest] if entry.nearest else []
         if not shown:
             return
@@ -523,16 +523,24 @@ def view_browse(answerer, state: AppState) -> None:
     at = ids.index(picked)
     p = passages[at][1]
     st.header("In context")
-    for _, before in passages[max(0, at - 2):at]:
-        st.html(f'<div class="pqa-context">{render.clause_html(before.text)}</div>')
-    with st.container(border=True):
-        st.html(render.clause_html(p.text, p.text))
-        show_citation(p.to_dict())
-        clause_actions(answerer, p, "browse")
-    for _, after in passages[at + 1:at + 3]:
-        st.html(f'<div class="pqa-context">{render.clause_html(after.text)}</div>')
-    if p.pages and str(document.get("source", "")).lower().endswith(".pdf"):
-        show_pdf_page(document, p.pages[0])
+    pdf_pages = [n for n in (p.pages or [])[:2]] if str(document.get("source", "")).lower().endswith(".pdf") else []
+    text_side, page_side = st.columns(2) if pdf_pages else (st.container(), None)
+    with text_side:
+        if not pdf_pages:
+            st.caption("This document is not a PDF: the clause is shown in its extracted text, "
+                       "between the clauses around it.")
+        for _, before in passages[max(0, at - 2):at]:
+            st.html(f'<div class="pqa-context">{render.clause_html(before.text)}</div>')
+        with st.container(border=True):
+            st.html(render.clause_html(p.text, p.text))
+            show_citation(p.to_dict())
+            clause_actions(answerer, p, "browse")
+        for _, after in passages[at + 1:at + 3]:
+            st.html(f'<div class="pqa-context">{render.clause_html(after.text)}</div>')
+    if page_side is not None:
+        with page_side:
+            for number in pdf_pages:
+                show_pdf_page(document, number, p.text)
 
 
 def source_path(document: dict) -> Path | None:
@@ -564,15 +572,31 @@ def pdf_page_text(path: str, mtime_ns: int, page: int) -> str:
     return reader.pages[page - 1].extract_text() or ""
 
 
-def show_pdf_page(document: dict, page: int) -> None:
+@st.cache_data(max_entries=32, show_spinner="Drawing the page…")
+def pdf_page_image(path: str, mtime_ns: int, page: int, clause: str):
+    from qa.pages import clause_marks, render_page
+
+    return render_page(path, page, clause_marks(clause))
+
+
+def show_pdf_page(document: dict, page: int, clause: str) -> None:
+    """The cited page as printed, the clause marked, and the page's extracted text for screen readers."""
     path = source_path(document)
     if path is None:
+        st.caption("The PDF is not available on this server, so its page cannot be shown.")
         return
-    with st.expander(f"Page {page} of the PDF (its extracted text)"):
+    try:
+        image = pdf_page_image(str(path), path.stat().st_mtime_ns, page, clause)
+    except Exception as exc:  # a damaged PDF must not break the page
+        log.warning("page %d of %s could not be drawn: %s", page, path.name, type(exc).__name__)
+        st.caption(f"Page {page} could not be drawn ({type(exc).__name__}).")
+        return
+    st.html(render.page_image_html(image.png, page, image.pages, document.get("title", path.name), image.marked))
+    with st.expander(f"Page {page}'s extracted text"):
         try:
             st.text(pdf_page_text(str(path), path.stat().st_mtime_ns, page))
-        except Exception as exc:  # a damaged PDF must not break the page
-            st.caption(f"The page could not be read ({type(exc).__name__}).")
+        except Exception as exc:
+            st.caption(f"The page's text could not be read ({type(exc).__name__}).")
 
 
 @st.cache_resource(show_spinner=False)

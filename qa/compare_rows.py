@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .answer import Result
 from .compare import AuthorityEntry, Comparison
 from .equivalents import Likeness, classify, match_parts
-from .items import excerpt
+from .items import excerpt, split_list
 
 EXCERPT_CHARS = 220
 
@@ -31,6 +31,7 @@ class CompareRow:
     likeness: str = ""       # against the model code's clause: "identical to the model code (100%)"
     reason: str = ""         # for a silent council: why it was judged silent
     more: int = 0            # further clauses shown when the row is opened
+    lead_in: str = ""        # when the clause is an item of a list, the list's lead-in (marked with the item)
 
 
 def reference(result: Result) -> str:
@@ -73,5 +74,13 @@ def compare_rows(comparison: Comparison) -> list[CompareRow]:
             entry.authority, entry.document, entry.kind, entry.found, reference(best),
             excerpt(best.passage.text, best.highlight, EXCERPT_CHARS), best.highlight, likeness,
             reason="" if entry.found else (entry.reason or "no clause answers it"),
-            more=max(0, len(entry.results) - 1)))
+            more=max(0, len(entry.results) - 1), lead_in=_lead_in(best)))
     return rows
+
+
+def _lead_in(result: Result) -> str:
+    """The lead-in of a list clause as its excerpt prints it (spacing folded), when the answer is an item."""
+    listed = split_list(result.passage.text)
+    if listed is None or not result.highlight or result.highlight.strip() in listed.lead_in:
+        return ""
+    return " ".join(listed.lead_in.split())

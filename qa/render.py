@@ -163,24 +163,38 @@ def place_label(section: str, clause: str) -> str:
     return " · ".join(x for x in (section, f"clause {clause}" if clause else "") if x) or "(no heading)"
 
 
-def excerpt_html(text: str, highlight: str = "") -> str:
-    """A row's excerpt, escaped, with the answering sentence or item marked where it occurs whole."""
+def excerpt_html(text: str, highlight: str = "", lead_in: str = "") -> str:
+    """A row's excerpt, escaped, with the answering sentence or item marked where it occurs whole,
+    and the list's ``lead_in`` too when the excerpt opens with it (as :func:`clause_html` marks them)."""
+    spans = []
     at = text.find(highlight) if highlight else -1
-    if at < 0:
-        return f'<div class="pqa-excerpt">{escape(text)}</div>'
-    return (f'<div class="pqa-excerpt">{escape(text[:at])}<mark class="pqa-hl">{escape(highlight)}</mark>'
-            f'{escape(text[at + len(highlight):])}</div>')
+    if at >= 0:
+        if lead_in and text.startswith(lead_in) and at >= len(lead_in):
+            spans.append((0, len(lead_in)))
+        spans.append((at, at + len(highlight)))
+    parts, done = [], 0
+    for start, end in spans:
+        parts.append(escape(text[done:start]) + '<mark class="pqa-hl">' + escape(text[start:end]) + "</mark>")
+        done = end
+    return f'<div class="pqa-excerpt">{"".join(parts)}{escape(text[done:])}</div>'
 
 
-def compare_row_html(row) -> str:
-    """A :class:`qa.compare_rows.CompareRow` as a heading line and an excerpt (or why it is silent)."""
-    head = f'<span class="pqa-head">{escape(row.authority)}</span>'
+def badges_html(found: Sequence[tuple[str, str]]) -> str:
+    """:func:`badges` as inline labels for a one-line row (dark text on a light tint, 7:1 or more)."""
+    return "".join(f'<span class="pqa-badge pqa-badge-{escape(colour)}">{escape(label)}</span>'
+                   for label, colour in found)
+
+
+def compare_row_html(row, flags: Sequence[tuple[str, str]] = ()) -> str:
+    """A :class:`qa.compare_rows.CompareRow` as a heading line and an excerpt (or why it is silent),
+    with the citation's flags (``flags``, from :func:`badges`) on the heading line."""
+    head = f'<span class="pqa-head">{escape(row.authority)}</span>' + badges_html(flags)
     if row.found and row.reference:
         head += f' <span class="pqa-ref">{escape(row.reference)}</span>'
     if row.likeness:
         head += f' <span class="pqa-like">{escape(row.likeness)}</span>'
     if row.found:
-        return f'<div class="pqa-row">{head}</div>' + excerpt_html(row.excerpt, row.highlight)
+        return f'<div class="pqa-row">{head}</div>' + excerpt_html(row.excerpt, row.highlight, row.lead_in)
     body = f'<div class="pqa-none">Not addressed in its documents. Why: {escape(row.reason)}.</div>'
     if row.reference:
         body += (f'<div class="pqa-muted">Nearest clause (not an answer): {escape(row.reference)} — '
@@ -209,6 +223,17 @@ def _opening(text: str, limit: int = 200) -> str:
     return words if len(words) <= limit else words[:limit].rsplit(" ", 1)[0] + "…"
 
 
+def page_image_html(png: bytes, page: int, pages: int, title: str, marked: bool) -> str:
+    """A PDF page's picture with a text alternative that says what it shows."""
+    import base64
+
+    where = "the clause marked in yellow" if marked else "the clause could not be found on the page to mark it"
+    alt = f"Page {page} of {pages} of {title}, as printed; {where}."
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<figure class="pqa-page"><img src="data:image/png;base64,{data}" alt="{escape(alt)}">'
+            f'<figcaption class="pqa-muted">{escape(alt)}</figcaption></figure>')
+
+
 STYLE = """<style>
 .pqa-clause { white-space: pre-wrap; line-height: 1.5; margin: 0.2rem 0 0.4rem 0; }
 .pqa-hl { background: #fff3a3; padding: 0 0.1rem; }
@@ -218,11 +243,16 @@ STYLE = """<style>
 .pqa-row { display: flex; flex-wrap: wrap; gap: 0.2rem 0.8rem; align-items: baseline; }
 .pqa-ref { color: #333; }
 .pqa-like { color: #595959; font-size: 0.9rem; }
+.pqa-badge { font-size: 0.8rem; border-radius: 0.25rem; padding: 0.05rem 0.4rem; }
+.pqa-badge-orange { background: #fff1e0; color: #6b3a00; } .pqa-badge-red { background: #fde7e7; color: #7a1c1c; }
+.pqa-badge-gray { background: #eeeeee; color: #333333; } .pqa-badge-blue { background: #e6f0ff; color: #17427a; }
+.pqa-badge-violet { background: #f1e8ff; color: #4d2473; }
 .pqa-excerpt { line-height: 1.45; margin: 0.15rem 0; overflow-wrap: anywhere; }
+.pqa-page { margin: 0; } .pqa-page img { width: 100%; height: auto; border: 1px solid #ccc; }
 .pqa-eq { border-top: 1px solid #e6e6e6; padding: 0.4rem 0; }
 .pqa-muted { color: #595959; font-size: 0.9rem; }
 .pqa-context { color: #666; }
-.pqa-none { color: #8a4b00; background: #fff4e5; border-radius: 0.3rem; padding: 0.4rem 0.6rem; }
+.pqa-none { color: #8a4b00; background: #fff4e5; border-radius: 0.3rem; padding: 0.2rem 0.5rem; margin: 0.1rem 0; }
 table.pqa-cov { border-collapse: collapse; font-size: 0.85rem; }
 table.pqa-cov th, table.pqa-cov td { border: 1px solid #ddd; padding: 0.25rem 0.4rem; text-align: center; }
 table.pqa-cov th.pqa-topic { text-align: left; font-weight: normal; }

@@ -213,6 +213,8 @@ def test_browse_shows_clause_in_context_with_source_download(app_env):
     assert any("clause 3" in c.value for c in at.code)
     assert "Download the source file" in [b.label for b in at.get("download_button")]
     assert at.dataframe  # the table of contents
+    # a text document has no pages to draw: its extracted text is the document as published
+    assert any("This document is not a PDF" in c.value for c in at.caption)
 
 
 def test_browse_show_in_context_from_ask(app_env):
