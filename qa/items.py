@@ -80,7 +80,7 @@ def excerpt(text: str, highlight: str = "", limit: int = 220) -> str:
                       listed.items[0])
         item = text[chosen.start:chosen.end].strip()
         lead = _cut(listed.lead_in, max(60, limit - len(item) - 3))
-        return lead + " … " + _cut(item, max(60, limit - len(lead) - 3))
+        return lead + (" " if lead.endswith("…") else " … ") + _cut(item, max(60, limit - len(lead) - 3))
     sentence = highlight.strip() if highlight else ""
     if not sentence or sentence not in text:
         return _cut(text, limit)

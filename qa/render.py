@@ -256,6 +256,13 @@ STYLE = """<style>
 table.pqa-cov { border-collapse: collapse; font-size: 0.85rem; }
 table.pqa-cov th, table.pqa-cov td { border: 1px solid #ddd; padding: 0.25rem 0.4rem; text-align: center; }
 table.pqa-cov th.pqa-topic { text-align: left; font-weight: normal; }
+.pqa-scroll { overflow-x: auto; max-width: 100%; }
+.pqa-scroll table.pqa-cov td { min-width: 6.5rem; }
+.pqa-scroll table.pqa-cov th.pqa-topic { position: sticky; left: 0; background: #fff; min-width: 7rem; }
+/* Phone width: a title on one or two lines, not three. */
+@media (max-width: 640px) {
+  [data-testid="stMainBlockContainer"] h1 { font-size: 1.7rem !important; line-height: 1.25 !important; }
+}
 td.pqa-yes { background: #cdebd3; } td.pqa-no { background: #f6d2d2; color: #7a2020; }
 /* Captions at WCAG AA contrast: Streamlit's own grey (#828180) is 3.9:1 on white, under 4.5:1. */
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #595959 !important; opacity: 1 !important; }
@@ -324,8 +331,10 @@ def coverage_html(topics: Sequence[str], authorities: Sequence[str],
             else:
                 tds.append('<td class="pqa-no" title="not addressed">not addressed</td>')
         rows.append(f'<tr><th class="pqa-topic">{escape(topic)}</th>{"".join(tds)}</tr>')
-    return (f'<table class="pqa-cov"><thead><tr><th>Topic</th>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>')
+    # A region of its own that scrolls sideways at phone width, reachable by Tab to scroll by keyboard.
+    return (f'<div class="pqa-scroll" role="region" aria-label="Coverage matrix" tabindex="0">'
+            f'<table class="pqa-cov"><thead><tr><th>Topic</th>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
 # -- uploads -------------------------------------------------------------------------

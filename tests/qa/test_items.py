@@ -88,10 +88,17 @@ def test_an_excerpt_of_a_list_shows_its_lead_in_and_the_answering_item():
     item = "c) political Assistants are not authorised to comment publicly"
     shown = excerpt(WOKINGHAM_11, item, limit=220)
     assert "c) political Assistants are not authorised" in shown and "a) political" not in shown
-    assert shown.startswith("These Officers have been appointed") and " … " in shown
+    assert shown.startswith("These Officers have been appointed by the Council… c) political")
     assert len(shown) <= 240
     # without a highlight, the first item; an ordinary clause shows its answering sentence
     assert "a) political Assistants" in excerpt(WOKINGHAM_11)
     assert excerpt("Opening words. The rule itself applies.", "The rule itself applies.") == \
         "… The rule itself applies."
     assert excerpt("word " * 100, limit=50).endswith("…")
+
+
+def test_a_long_lead_in_is_cut_once():
+    lead = "The Chief Executive and Directors may properly be asked to contribute to deliberations of " * 3
+    shown = excerpt(lead.strip() + ":\nOfficers will not normally attend.", "Officers will not normally attend.",
+                    limit=120)
+    assert "… …" not in shown and shown.endswith("Officers will not normally attend.")
