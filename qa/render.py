@@ -262,6 +262,7 @@ table.pqa-cov th.pqa-topic { text-align: left; font-weight: normal; }
 /* Phone width: a title on one or two lines, not three. */
 @media (max-width: 640px) {
   [data-testid="stMainBlockContainer"] h1 { font-size: 1.7rem !important; line-height: 1.25 !important; }
+  [data-testid="stCode"] code { font-size: 0.8rem !important; }
 }
 td.pqa-yes { background: #cdebd3; } td.pqa-no { background: #f6d2d2; color: #7a2020; }
 /* Captions at WCAG AA contrast: Streamlit's own grey (#828180) is 3.9:1 on white, under 4.5:1. */

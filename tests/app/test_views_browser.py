@@ -240,7 +240,7 @@ def test_every_view_at_phone_width(app_url):  # noqa: F811
                         && !e.closest('[data-testid=stDataFrame]'); })
                     .map(e => e.tagName + '.' + e.className).slice(0, 5)""")
                 height = page.evaluate(HEIGHT)
-                page.set_viewport_size({"width": PHONE["width"], "height": min(height + 40, 4000)})
+                page.set_viewport_size({"width": PHONE["width"], "height": min(height + 40, 6000)})
                 page.wait_for_timeout(500)
                 (folder / f"{view}-390.png").write_bytes(small_png(page.screenshot()))
                 page.set_viewport_size(PHONE)
