@@ -432,7 +432,7 @@ def show_equivalents(answerer, state: AppState) -> None:
         return
     chosen = answerer.index.passages[position]
     with st.container(border=True):
-        st.subheader("Equivalent clauses in other councils")
+        st.header("Equivalent clauses in other councils")
         st.html(f'<div class="pqa-muted">Chosen clause: {render.escape(chosen.authority)} — '
                 f'{render.escape(render.place_label(chosen.section, chosen.clause))}</div>'
                 + render.clause_html(chosen.text))
@@ -474,7 +474,8 @@ def show_coverage(answerer, state: AppState, stamp: tuple, authorities: list[str
             cell = matrix.cell(topic.name, authority)
             best = cell.best.passage if cell.best else None
             cells[(topic.name, authority)] = render.CoverageCellView(
-                cell.found, best.id if best else "", cell_label(cell) if best else "")
+                cell.found, best.id if best else "", cell_label(cell) if best else "",
+                render.place_label(best.section, best.clause) if best else "")
     st.caption("Each covered cell links to the clause; red cells are topics the council's documents do not address.")
     st.html(render.coverage_html([t.name for t in matrix.topics], matrix.authorities, cells, state))
     st.download_button("Download the matrix (CSV)", coverage_csv(matrix), file_name="coverage.csv", mime="text/csv",

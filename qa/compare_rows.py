@@ -70,9 +70,11 @@ def compare_rows(comparison: Comparison) -> list[CompareRow]:
         likeness = ""
         if entry.found and model is not None and entry is not model:
             likeness = likeness_label(model.results[0].passage.text, best.passage.text)
+        # A one-sentence clause is its own best sentence: marking all of it would mark nothing.
+        mark = best.highlight if best.highlight.strip() != best.passage.text.strip() else ""
         rows.append(CompareRow(
             entry.authority, entry.document, entry.kind, entry.found, reference(best),
-            excerpt(best.passage.text, best.highlight, EXCERPT_CHARS), best.highlight, likeness,
+            excerpt(best.passage.text, best.highlight, EXCERPT_CHARS), mark, likeness,
             reason="" if entry.found else (entry.reason or "no clause answers it"),
             more=max(0, len(entry.results) - 1), lead_in=_lead_in(best)))
     return rows

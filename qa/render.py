@@ -312,7 +312,8 @@ def pages_label(pages: Sequence[int] | None) -> str:
 class CoverageCellView:
     found: bool
     passage_id: str = ""
-    clause: str = ""
+    clause: str = ""      # what the cell shows: "clause 22", or the heading of an unnumbered passage
+    place: str = ""       # the clause's full heading path and number, for the cell's title
 
 
 def coverage_html(topics: Sequence[str], authorities: Sequence[str],
@@ -327,7 +328,7 @@ def coverage_html(topics: Sequence[str], authorities: Sequence[str],
             if cell.found and cell.passage_id:
                 label = escape(cell.clause or "(unnumbered)")
                 href = escape(link_to_passage(cell.passage_id, base))
-                title = escape(f"{authority}: {topic}")
+                title = escape(f"{authority}: {topic}" + (f" — {cell.place}" if cell.place else ""))
                 tds.append(f'<td class="pqa-yes"><a href="{href}" target="_self" title="{title}">{label}</a></td>')
             else:
                 tds.append('<td class="pqa-no" title="not addressed">not addressed</td>')

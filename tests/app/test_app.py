@@ -4,6 +4,7 @@ input, uploads on and off, and a missing or damaged index."""
 from __future__ import annotations
 
 import html
+import re
 import shutil
 from pathlib import Path
 
@@ -160,7 +161,7 @@ def test_equivalents_show_word_diff(app_env):
     _, index_dir = app_env
     chosen = passage(index_dir, "Ashford Test Council", "3")
     at = run(make_app(view="compare", passage=chosen.id))
-    assert "Equivalent clauses in other councils" in [s.value for s in at.subheader]
+    assert "Equivalent clauses in other councils" in [h.value for h in at.header]
     page = page_html(at)
     assert "Model Association" in page
     assert 'class="pqa-add"' in page and 'class="pqa-del"' in page
@@ -197,6 +198,17 @@ def test_coverage_matrix_links_each_cell_to_its_clause(app_env):
     assert "Ashford Test Council" in table and "not addressed" in table
     assert 'href="?view=browse&amp;passage=' in table
     assert "Download the matrix (CSV)" in [b.label for b in at.get("download_button")]
+    # each cell names the clause it links to: its number, or the heading of an unnumbered passage
+    from index.hybrid import HybridIndex
+
+    index = HybridIndex.load(app_env[1])
+    links = re.findall(r'passage=([0-9a-f]+)" target="_self" title="([^"]*)">([^<]*)</a>', table)
+    assert links
+    for passage_id, title, label in links:
+        p = index.passages[index.position_of(passage_id)]
+        heading = p.section.split(" > ")[-1]
+        assert html.unescape(label) == (f"clause {p.clause}" if p.clause else heading[:40] + ("…" if len(heading) > 40 else ""))
+        assert html.unescape(title).endswith(" — " + " · ".join(x for x in (p.section, f"clause {p.clause}" if p.clause else "") if x))
 
 
 # -- Browse --------------------------------------------------------------------------
