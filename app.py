@@ -169,7 +169,7 @@ def show_citation(record: dict) -> None:
     st.code(citation(record), language=None, wrap_lines=True)
 
 
-def show_result(result, where: str, *, equivalents_button: bool = True) -> None:
+def show_result(result, where: str, *, answerer=None) -> None:
     p = result.passage
     with st.container(border=True):
         place = " · ".join(x for x in (p.section, f"clause {p.clause}" if p.clause else "") if x)
@@ -179,12 +179,17 @@ def show_result(result, where: str, *, equivalents_button: bool = True) -> None:
         show_badges(p.kind, p.status, p.attribution)
         st.html(render.clause_html(p.text, result.highlight))
         show_citation(result.to_dict())
-        left, right, _ = st.columns([1, 1.5, 2.5])  # room for "Other councils' equivalents"
+        clause_actions(answerer, p, where)
+
+
+def clause_actions(answerer, p, where: str) -> None:
+    """'Show in context' and, opened in place under the clause, other councils' equivalents."""
+    left, right = st.columns([1, 2.5])
+    if where != "browse":
         left.button("Show in context", key=f"ctx-{where}-{p.id}", on_click=go,
                     args=("browse",), kwargs={"passage": p.id, "document": p.source})
-        if equivalents_button:
-            right.button("Other councils' equivalents", key=f"eq-{where}-{p.id}", on_click=go,
-                         args=("compare",), kwargs={"passage": p.id})
+    if answerer is not None and right.toggle("Other councils' equivalents", key=f"eq-{where}-{p.id}"):
+        show_equivalent_list(answerer, answerer.index.position_of(p.id))
 
 
 def show_interpretation(notes) -> None:
@@ -216,11 +221,11 @@ def view_ask(answerer, state: AppState) -> None:
         if answer.results:
             with st.expander("Nearest passages, shown for transparency (not an answer)"):
                 for result in answer.results:
-                    show_result(result, "near")
+                    show_result(result, "near", answerer=answerer)
         return
     show_verified(answer, question, answerer)
     for result in answer.results:
-        show_result(result, "ask")
+        show_result(result, "ask", answerer=answerer)
     from qa.compare import answer_csv, answer_markdown
 
     left, right = st.columns(2)
@@ -437,8 +442,10 @@ def verify_from_feedback(record, answerer, item, clause, reviewer) -> None:
 
 def view_compare(answerer, state: AppState, stamp: tuple) -> None:
     from qa.compare import compare, to_csv, to_markdown
+    from qa.compare_rows import compare_rows
 
     authorities = filtered_authorities(answerer, state)
+    show_equivalents(answerer, state)  # a shared link to a clause's equivalents
     question = question_box("Question to compare across councils", "q_compare")
     if question.strip():
         with st.spinner("Comparing councils…"):
@@ -450,47 +457,41 @@ def view_compare(answerer, state: AppState, stamp: tuple) -> None:
             show_interpretation(comparison.interpretation)
             found = sum(entry.found for entry in comparison.authorities)
             st.caption(f"{found} of {len(comparison.authorities)} councils address this question. "
-                       "The national model code is shown first.")
-            columns_per_row = 3
-            entries = comparison.authorities
-            for row in range(0, len(entries), columns_per_row):
-                cols = st.columns(columns_per_row)
-                for col, entry in zip(cols, entries[row:row + columns_per_row]):
-                    with col:
-                        show_authority_entry(entry)
+                       "The national model code is shown first; open a council's row for its full clauses, "
+                       "citations and equivalents.")
+            for entry, row in zip(comparison.authorities, compare_rows(comparison)):
+                show_compare_row(answerer, entry, row)
             left, right, _ = st.columns([1, 1, 3])
             left.download_button("Download CSV", to_csv([comparison]), file_name="comparison.csv",
                                  mime="text/csv", key="dl-csv")
             right.download_button("Download Markdown", to_markdown([comparison]), file_name="comparison.md",
                                   mime="text/markdown", key="dl-md")
-    show_equivalents(answerer, state)
     st.divider()
     synced(st.toggle, "coverage", "w_coverage", "Coverage matrix: standard topics against councils")
     if st.session_state.get("coverage"):
         show_coverage(answerer, state, stamp, authorities)
 
 
-def show_authority_entry(entry) -> None:
-    st.html(f'<div class="pqa-head">{render.escape(entry.authority)}</div>'
-            f'<div class="pqa-muted">{render.escape(entry.document)}</div>')
-    show_badges(entry.kind, "", "")
-    if not entry.found:
-        st.html('<div class="pqa-none">Not addressed in its documents.</div>')
-        if entry.reason:
-            st.html(f'<div class="pqa-muted">Why: {render.escape(entry.reason)}</div>')
-        if entry.nearest is not None:
-            with st.expander("Nearest clause (not an answer)"):
-                st.html(render.clause_html(entry.nearest.passage.text))
-                show_citation(entry.nearest.to_dict())
-        return
-    for result in entry.results:
-        with st.container(border=True):
-            p = result.passage
-            show_badges("", p.status, p.attribution)
-            st.html(render.clause_html(p.text, result.highlight))
-            show_citation(result.to_dict())
-            st.button("Equivalents elsewhere", key=f"eqc-{p.id}", on_click=go, args=("compare",),
-                      kwargs={"passage": p.id})
+def show_compare_row(answerer, entry, row) -> None:
+    """One council on one line or two: its clause and excerpt, or why it is silent; the full clauses
+    open below."""
+    with st.container(border=True):
+        best = entry.results[0].passage if entry.results else (entry.nearest.passage if entry.nearest else None)
+        st.html(render.compare_row_html(row, render.badges(entry.kind, best.status if best else "",
+                                                           best.attribution if best else "")))
+        shown = entry.results if entry.found else [entry.nearest] if entry.nearest else []
+        if not shown:
+            return
+        label = ("The clause in full, with its citation" + (f", and {row.more} more" if row.more else "")
+                 if entry.found else "The nearest clause in full (not an answer)")
+        with st.expander(label):
+            for result in shown:
+                p = result.passage
+                st.html(f'<div class="pqa-muted">{render.escape(p.document)} — '
+                        f'{render.escape(render.place_label(p.section, p.clause))}</div>'
+                        + render.clause_html(p.text, result.highlight))
+                show_citation(result.to_dict())
+                clause_actions(answerer, p, "cmp")
 
 
 def passage_position(answerer, passage_id: str) -> int | None:
@@ -498,33 +499,44 @@ def passage_position(answerer, passage_id: str) -> int | None:
 
 
 def show_equivalents(answerer, state: AppState) -> None:
-    from qa.equivalents import find_equivalents
-
+    """The equivalents of the clause a shared link names (``?view=compare&passage=ID``)."""
     position = passage_position(answerer, state.passage)
     if position is None:
         if state.passage:
             st.warning("That clause is no longer in the index; the documents may have been updated.")
         return
     chosen = answerer.index.passages[position]
-    st.subheader("Equivalent clauses in other councils")
-    st.html(f'<div class="pqa-muted">Chosen clause: {render.escape(chosen.authority)} — '
-            f'{render.escape(chosen.section)} {render.escape(chosen.clause)}</div>'
-            + render.clause_html(chosen.text))
-    st.button("Clear", key="eq-clear", on_click=go, args=("compare",), kwargs={"passage": ""})
-    equivalents = find_equivalents(answerer.index, position)
-    if not equivalents:
-        st.info("No other council has a clause close to this one.")
+    with st.container(border=True):
+        st.header("Equivalent clauses in other councils")
+        st.html(f'<div class="pqa-muted">Chosen clause: {render.escape(chosen.authority)} — '
+                f'{render.escape(render.place_label(chosen.section, chosen.clause))}</div>'
+                + render.clause_html(chosen.text))
+        st.button("Clear", key="eq-clear", on_click=go, args=("compare",), kwargs={"passage": ""})
+        show_equivalent_list(answerer, position)
+
+
+def show_equivalent_list(answerer, position: int | None) -> None:
+    """Each other council's equivalent of a clause, compared item by item; clauses on the same
+    subject in other words are listed apart, as not equivalents."""
+    from qa.equivalents import find_equivalents
+
+    if position is None:
+        st.warning("That clause is no longer in the index; the documents may have been updated.")
         return
-    st.caption("Green underlined words appear only in the other council's clause; "
-               "red struck-through words only in the chosen one.")
-    for eq in equivalents:
-        p = eq.passage
-        with st.container(border=True):
-            st.html(f'<div class="pqa-head">{render.escape(p.authority)} — {render.escape(eq.likeness.value)}</div>'
-                    f'<div class="pqa-muted">similarity {eq.similarity:.2f}, words in common {eq.word_overlap:.0%}</div>')
-            show_badges(p.kind, p.status, p.attribution)
-            st.html(render.diff_html(eq.diff))
-            show_citation(p.to_dict())
+    found = find_equivalents(answerer.index, position)
+    same = [eq for eq in found if eq.equivalent]
+    other = [eq for eq in found if not eq.equivalent]
+    if not same:
+        st.info("No other council has this clause in the same or nearly the same words.")
+    else:
+        st.caption("Green underlined words appear only in the other council's clause; "
+                   "red struck-through words only in this one.")
+    for eq in same:
+        st.html(render.equivalent_html(eq, AppState(view="browse")))
+    if other:
+        st.caption("On the same subject in other words (not equivalents)")
+        for eq in other:
+            st.html(render.equivalent_html(eq, AppState(view="browse"), diff=False))
 
 
 def show_coverage(answerer, state: AppState, stamp: tuple, authorities: list[str]) -> None:
@@ -537,7 +549,8 @@ def show_coverage(answerer, state: AppState, stamp: tuple, authorities: list[str
             cell = matrix.cell(topic.name, authority)
             best = cell.best.passage if cell.best else None
             cells[(topic.name, authority)] = render.CoverageCellView(
-                cell.found, best.id if best else "", cell_label(cell) if best else "")
+                cell.found, best.id if best else "", cell_label(cell) if best else "",
+                render.place_label(best.section, best.clause) if best else "")
     st.caption("Each covered cell links to the clause; red cells are topics the council's documents do not address.")
     st.html(render.coverage_html([t.name for t in matrix.topics], matrix.authorities, cells, state))
     st.download_button("Download the matrix (CSV)", coverage_csv(matrix), file_name="coverage.csv", mime="text/csv",
@@ -586,17 +599,24 @@ def view_browse(answerer, state: AppState) -> None:
     at = ids.index(picked)
     p = passages[at][1]
     st.header("In context")
-    for _, before in passages[max(0, at - 2):at]:
-        st.html(f'<div class="pqa-context">{render.clause_html(before.text)}</div>')
-    with st.container(border=True):
-        st.html(render.clause_html(p.text, p.text))
-        show_citation(p.to_dict())
-        st.button("Other councils' equivalents", key="browse-eq", on_click=go, args=("compare",),
-                  kwargs={"passage": p.id})
-    for _, after in passages[at + 1:at + 3]:
-        st.html(f'<div class="pqa-context">{render.clause_html(after.text)}</div>')
-    if p.pages and str(document.get("source", "")).lower().endswith(".pdf"):
-        show_pdf_page(document, p.pages[0])
+    pdf_pages = [n for n in (p.pages or [])[:2]] if str(document.get("source", "")).lower().endswith(".pdf") else []
+    text_side, page_side = st.columns(2) if pdf_pages else (st.container(), None)
+    with text_side:
+        if not pdf_pages:
+            st.caption("This document is not a PDF: the clause is shown in its extracted text, "
+                       "between the clauses around it.")
+        for _, before in passages[max(0, at - 2):at]:
+            st.html(f'<div class="pqa-context">{render.clause_html(before.text)}</div>')
+        with st.container(border=True):
+            st.html(render.clause_html(p.text, p.text))
+            show_citation(p.to_dict())
+            clause_actions(answerer, p, "browse")
+        for _, after in passages[at + 1:at + 3]:
+            st.html(f'<div class="pqa-context">{render.clause_html(after.text)}</div>')
+    if page_side is not None:
+        with page_side:
+            for number in pdf_pages:
+                show_pdf_page(document, number, p.text)
 
 
 def source_path(document: dict) -> Path | None:
@@ -628,15 +648,31 @@ def pdf_page_text(path: str, mtime_ns: int, page: int) -> str:
     return reader.pages[page - 1].extract_text() or ""
 
 
-def show_pdf_page(document: dict, page: int) -> None:
+@st.cache_data(max_entries=32, show_spinner="Drawing the page…")
+def pdf_page_image(path: str, mtime_ns: int, page: int, clause: str):
+    from qa.pages import clause_marks, render_page
+
+    return render_page(path, page, clause_marks(clause))
+
+
+def show_pdf_page(document: dict, page: int, clause: str) -> None:
+    """The cited page as printed, the clause marked, and the page's extracted text for screen readers."""
     path = source_path(document)
     if path is None:
+        st.caption("The PDF is not available on this server, so its page cannot be shown.")
         return
-    with st.expander(f"Page {page} of the PDF (its extracted text)"):
+    try:
+        image = pdf_page_image(str(path), path.stat().st_mtime_ns, page, clause)
+    except Exception as exc:  # a damaged PDF must not break the page
+        log.warning("page %d of %s could not be drawn: %s", page, path.name, type(exc).__name__)
+        st.caption(f"Page {page} could not be drawn ({type(exc).__name__}).")
+        return
+    st.html(render.page_image_html(image.png, page, image.pages, document.get("title", path.name), image.marked))
+    with st.expander(f"Page {page}'s extracted text"):
         try:
             st.text(pdf_page_text(str(path), path.stat().st_mtime_ns, page))
-        except Exception as exc:  # a damaged PDF must not break the page
-            st.caption(f"The page could not be read ({type(exc).__name__}).")
+        except Exception as exc:
+            st.caption(f"The page's text could not be read ({type(exc).__name__}).")
 
 
 @st.cache_resource(show_spinner=False)

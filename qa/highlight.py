@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Callable, Mapping
 
+from .items import split_list
+
 # A sentence ends at . ; ! ? or : followed by space, or at a line break (list items).
 _SENTENCE_END = re.compile(r"(?<=[.;!?:])\s+(?=[(\"'“‘A-Z0-9-•])|\n+")
 
@@ -38,3 +40,20 @@ def best_sentence(text: str, query_weights: Mapping[str, float],
         if score > best_score:
             best, best_score = sentence, score
     return best
+
+
+def highlight_spans(text: str, highlight: str) -> list[tuple[int, int]]:
+    """Character spans of ``text`` to mark for ``highlight``: where it occurs
+    and, when it is an item of a list, the list's lead-in too (an item read
+    without "Members are not authorised to instruct Officers other than:"
+    says the opposite of the rule). Empty when the highlight does not occur or
+    is the whole clause."""
+    at = text.find(highlight) if highlight else -1
+    if at < 0 or highlight == text:
+        return []
+    spans = [(at, at + len(highlight))]
+    listed = split_list(text)
+    if listed is not None and any(item.start <= at < item.end for item in listed.items):
+        lead_end = text.index(listed.lead_in) + len(listed.lead_in)
+        spans.insert(0, (text.index(listed.lead_in), lead_end))
+    return spans

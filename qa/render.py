@@ -20,6 +20,8 @@ from urllib.parse import urlencode
 # One source for the allowed manifest values: the Passage record's.
 from ingest.passage import ATTRIBUTIONS, KINDS, STATUSES
 
+from .highlight import highlight_spans
+
 VIEWS = ("ask", "compare", "browse", "record", "add")
 VIEW_LABELS = {"ask": "Ask", "compare": "Compare", "browse": "Browse", "record": "Verified and feedback",
                "add": "Add documents"}
@@ -126,19 +128,19 @@ def md_literal(text: str) -> str:
 
 
 def clause_html(text: str, highlight: str = "") -> str:
-    """The clause verbatim, escaped, with the best-matching sentence marked.
+    """The clause verbatim, escaped, with the best-matching sentence marked
+    (and, for an item of a list, the list's lead-in: see
+    :func:`qa.highlight.highlight_spans`).
 
-    The highlight is marked where it occurs in the text; if it does not occur
-    (the highlighter normalised whitespace), the text is shown unmarked rather
-    than guessing.
+    If the highlight does not occur in the text (the highlighter normalised
+    whitespace), the text is shown unmarked rather than guessing.
     """
-    at = text.find(highlight) if highlight else -1
-    if at < 0 or highlight == text:
-        body = escape(text)
-    else:
-        body = (escape(text[:at]) + '<mark class="pqa-hl">' + escape(highlight) + "</mark>"
-                + escape(text[at + len(highlight):]))
-    return f'<div class="pqa-clause">{body}</div>'
+    parts, at = [], 0
+    for start, end in highlight_spans(text, highlight):
+        parts.append(escape(text[at:start]) + '<mark class="pqa-hl">' + escape(text[start:end]) + "</mark>")
+        at = end
+    parts.append(escape(text[at:]))
+    return f'<div class="pqa-clause">{"".join(parts)}</div>'
 
 
 DIFF_TAGS = {"same": ("", ""), "added": ('<ins class="pqa-add">', "</ins>"),
@@ -156,18 +158,112 @@ def diff_html(pieces: Iterable) -> str:
     return '<div class="pqa-clause">' + " ".join(parts) + "</div>"
 
 
+def place_label(section: str, clause: str) -> str:
+    """Where a clause sits: its heading path and number ("Party groups · clause 91")."""
+    return " · ".join(x for x in (section, f"clause {clause}" if clause else "") if x) or "(no heading)"
+
+
+def excerpt_html(text: str, highlight: str = "", lead_in: str = "") -> str:
+    """A row's excerpt, escaped, with the answering sentence or item marked where it occurs whole,
+    and the list's ``lead_in`` too when the excerpt opens with it (as :func:`clause_html` marks them)."""
+    spans = []
+    at = text.find(highlight) if highlight else -1
+    if at >= 0:
+        if lead_in and text.startswith(lead_in) and at >= len(lead_in):
+            spans.append((0, len(lead_in)))
+        spans.append((at, at + len(highlight)))
+    parts, done = [], 0
+    for start, end in spans:
+        parts.append(escape(text[done:start]) + '<mark class="pqa-hl">' + escape(text[start:end]) + "</mark>")
+        done = end
+    return f'<div class="pqa-excerpt">{"".join(parts)}{escape(text[done:])}</div>'
+
+
+def badges_html(found: Sequence[tuple[str, str]]) -> str:
+    """:func:`badges` as inline labels for a one-line row (dark text on a light tint, 7:1 or more)."""
+    return "".join(f'<span class="pqa-badge pqa-badge-{escape(colour)}">{escape(label)}</span>'
+                   for label, colour in found)
+
+
+def compare_row_html(row, flags: Sequence[tuple[str, str]] = ()) -> str:
+    """A :class:`qa.compare_rows.CompareRow` as a heading line and an excerpt (or why it is silent),
+    with the citation's flags (``flags``, from :func:`badges`) on the heading line."""
+    head = f'<span class="pqa-head">{escape(row.authority)}</span>' + badges_html(flags)
+    if row.found and row.reference:
+        head += f' <span class="pqa-ref">{escape(row.reference)}</span>'
+    if row.likeness:
+        head += f' <span class="pqa-like">{escape(row.likeness)}</span>'
+    if row.found:
+        return f'<div class="pqa-row">{head}</div>' + excerpt_html(row.excerpt, row.highlight, row.lead_in)
+    body = f'<div class="pqa-none">Not addressed in its documents. Why: {escape(row.reason)}.</div>'
+    if row.reference:
+        body += (f'<div class="pqa-muted">Nearest clause (not an answer): {escape(row.reference)} — '
+                 f'{escape(row.excerpt)}</div>')
+    return f'<div class="pqa-row">{head}</div>' + body
+
+
+def equivalent_html(eq, base: AppState | None = None, *, diff: bool = True) -> str:
+    """One council's equivalent of a clause: who, how alike, which item was compared, the word
+    difference (or the clause's opening when it is not an equivalent) and a link to it in context."""
+    p = eq.passage
+    head = (f'<span class="pqa-head">{escape(p.authority)}</span> '
+            f'<span class="pqa-ref">{escape(place_label(p.section.split(" > ")[-1], p.clause))}</span> '
+            f'<span class="pqa-like">{escape(eq.likeness.value)}, {eq.word_overlap:.0%} words in common, '
+            f'similarity {eq.similarity:.2f}</span>')
+    compared = [f"{eq.chosen_part} of the chosen clause" if eq.chosen_part else "",
+                f"{eq.other_part} of this council's clause" if eq.other_part else ""]
+    note = ("Compared: " + " with ".join(x for x in compared if x) + ". ") if any(compared) else ""
+    link = f'<a href="{escape(link_to_passage(p.id, base))}" target="_self">Show in context</a>'
+    body = diff_html(eq.diff) if diff else f'<div class="pqa-excerpt">{escape(_opening(p.text))}</div>'
+    return f'<div class="pqa-eq"><div class="pqa-row">{head}</div>{body}<div class="pqa-muted">{escape(note)}{link}</div></div>'
+
+
+def _opening(text: str, limit: int = 200) -> str:
+    words = " ".join(text.split())
+    return words if len(words) <= limit else words[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def page_image_html(png: bytes, page: int, pages: int, title: str, marked: bool) -> str:
+    """A PDF page's picture with a text alternative that says what it shows."""
+    import base64
+
+    where = "the clause marked in yellow" if marked else "the clause could not be found on the page to mark it"
+    alt = f"Page {page} of {pages} of {title}, as printed; {where}."
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<figure class="pqa-page"><img src="data:image/png;base64,{data}" alt="{escape(alt)}">'
+            f'<figcaption class="pqa-muted">{escape(alt)}</figcaption></figure>')
+
+
 STYLE = """<style>
 .pqa-clause { white-space: pre-wrap; line-height: 1.5; margin: 0.2rem 0 0.4rem 0; }
 .pqa-hl { background: #fff3a3; padding: 0 0.1rem; }
 .pqa-add { background: #d9f5dd; text-decoration: underline; }
 .pqa-del { background: #fbdada; text-decoration: line-through; }
 .pqa-head { font-weight: 600; font-size: 1.05rem; }
+.pqa-row { display: flex; flex-wrap: wrap; gap: 0.2rem 0.8rem; align-items: baseline; }
+.pqa-ref { color: #333; }
+.pqa-like { color: #595959; font-size: 0.9rem; }
+.pqa-badge { font-size: 0.8rem; border-radius: 0.25rem; padding: 0.05rem 0.4rem; }
+.pqa-badge-orange { background: #fff1e0; color: #6b3a00; } .pqa-badge-red { background: #fde7e7; color: #7a1c1c; }
+.pqa-badge-gray { background: #eeeeee; color: #333333; } .pqa-badge-blue { background: #e6f0ff; color: #17427a; }
+.pqa-badge-violet { background: #f1e8ff; color: #4d2473; }
+.pqa-excerpt { line-height: 1.45; margin: 0.15rem 0; overflow-wrap: anywhere; }
+.pqa-page { margin: 0; } .pqa-page img { width: 100%; height: auto; border: 1px solid #ccc; }
+.pqa-eq { border-top: 1px solid #e6e6e6; padding: 0.4rem 0; }
 .pqa-muted { color: #595959; font-size: 0.9rem; }
 .pqa-context { color: #666; }
-.pqa-none { color: #8a4b00; background: #fff4e5; border-radius: 0.3rem; padding: 0.4rem 0.6rem; }
+.pqa-none { color: #8a4b00; background: #fff4e5; border-radius: 0.3rem; padding: 0.2rem 0.5rem; margin: 0.1rem 0; }
 table.pqa-cov { border-collapse: collapse; font-size: 0.85rem; }
 table.pqa-cov th, table.pqa-cov td { border: 1px solid #ddd; padding: 0.25rem 0.4rem; text-align: center; }
 table.pqa-cov th.pqa-topic { text-align: left; font-weight: normal; }
+.pqa-scroll { overflow-x: auto; max-width: 100%; }
+.pqa-scroll table.pqa-cov td { min-width: 6.5rem; }
+.pqa-scroll table.pqa-cov th.pqa-topic { position: sticky; left: 0; background: #fff; min-width: 7rem; }
+/* Phone width: a title on one or two lines, not three. */
+@media (max-width: 640px) {
+  [data-testid="stMainBlockContainer"] h1 { font-size: 1.7rem !important; line-height: 1.25 !important; }
+  [data-testid="stCode"] code { font-size: 0.8rem !important; }
+}
 td.pqa-yes { background: #cdebd3; } td.pqa-no { background: #f6d2d2; color: #7a2020; }
 /* Captions at WCAG AA contrast: Streamlit's own grey (#828180) is 3.9:1 on white, under 4.5:1. */
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #595959 !important; opacity: 1 !important; }
@@ -216,7 +312,8 @@ def pages_label(pages: Sequence[int] | None) -> str:
 class CoverageCellView:
     found: bool
     passage_id: str = ""
-    clause: str = ""
+    clause: str = ""      # what the cell shows: "clause 22", or the heading of an unnumbered passage
+    place: str = ""       # the clause's full heading path and number, for the cell's title
 
 
 def coverage_html(topics: Sequence[str], authorities: Sequence[str],
@@ -231,13 +328,15 @@ def coverage_html(topics: Sequence[str], authorities: Sequence[str],
             if cell.found and cell.passage_id:
                 label = escape(cell.clause or "(unnumbered)")
                 href = escape(link_to_passage(cell.passage_id, base))
-                title = escape(f"{authority}: {topic}")
+                title = escape(f"{authority}: {topic}" + (f" — {cell.place}" if cell.place else ""))
                 tds.append(f'<td class="pqa-yes"><a href="{href}" target="_self" title="{title}">{label}</a></td>')
             else:
                 tds.append('<td class="pqa-no" title="not addressed">not addressed</td>')
         rows.append(f'<tr><th class="pqa-topic">{escape(topic)}</th>{"".join(tds)}</tr>')
-    return (f'<table class="pqa-cov"><thead><tr><th>Topic</th>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>')
+    # A region of its own that scrolls sideways at phone width, reachable by Tab to scroll by keyboard.
+    return (f'<div class="pqa-scroll" role="region" aria-label="Coverage matrix" tabindex="0">'
+            f'<table class="pqa-cov"><thead><tr><th>Topic</th>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
 # -- uploads -------------------------------------------------------------------------

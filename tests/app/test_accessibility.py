@@ -18,6 +18,9 @@ VIEWS = {
     "ask": "/?view=ask&q=Can+a+councillor+tell+me+to+change+my+report%3F",
     "compare": "/?view=compare&q=Can+officers+attend+party+group+meetings%3F&coverage=1",
     "browse": "/?view=browse",
+    # a PDF's page drawn beside the clause, and a clause's equivalents (Carlisle 101; ids are stable)
+    "browse-pdf": "/?view=browse&doc=wokingham-borough-council-constitution-9-3-member-officer-protocol.pdf",
+    "equivalents": "/?view=compare&passage=230c216a0a926250",
     "record": "/?view=record",
     "add": "/?view=add",
 }
@@ -38,7 +41,8 @@ def test_no_serious_or_critical_accessibility_violations(app_url):  # noqa: F811
                 expect(page.locator('[data-testid="stRadio"]').first).to_be_visible(timeout=180_000)
                 # Streamlit fades the page while a run goes on: wait for what each view draws last
                 # (the feedback buttons, the coverage matrix), then check the page as it is left.
-                last = {"ask": "text=This did not", "compare": "table.pqa-cov"}.get(view)
+                last = {"ask": "text=This did not", "compare": "table.pqa-cov", "browse-pdf": ".pqa-page img",
+                        "equivalents": ".pqa-eq"}.get(view)
                 if last:
                     expect(page.locator(last).first).to_be_visible(timeout=180_000)
                 page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stElementContainer]')]"

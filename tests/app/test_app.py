@@ -4,6 +4,7 @@ input, uploads on and off, and a missing or damaged index."""
 from __future__ import annotations
 
 import html
+import re
 import shutil
 from pathlib import Path
 
@@ -160,17 +161,35 @@ def test_equivalents_show_word_diff(app_env):
     _, index_dir = app_env
     chosen = passage(index_dir, "Ashford Test Council", "3")
     at = run(make_app(view="compare", passage=chosen.id))
-    assert "Equivalent clauses in other councils" in [s.value for s in at.subheader]
+    assert "Equivalent clauses in other councils" in [h.value for h in at.header]
     page = page_html(at)
     assert "Model Association" in page
     assert 'class="pqa-add"' in page and 'class="pqa-del"' in page
 
 
-def test_equivalents_button_from_ask(app_env):
+def test_equivalents_open_in_place_from_ask_without_changing_view(app_env):
     at = run(make_app(view="ask", q=GIFTS))
-    next(b for b in at.button if b.label == "Other councils' equivalents").click()
+    toggle = next(t for t in at.toggle if t.label == "Other councils' equivalents")
+    toggle.set_value(True)
     run(at)
-    assert qp(at, "view") == ["compare"] and at.query_params["passage"]
+    assert qp(at, "view") == ["ask"] and not at.query_params.get("passage")
+    page = page_html(at)
+    assert 'class="pqa-eq"' in page  # the equivalents, drawn inside the result that was clicked
+    eq_at = page.index('class="pqa-eq"')
+    # ...after the clause whose toggle was used and before the next result's clause
+    assert page.rfind("register any gift or hospitality", 0, eq_at) >= 0
+
+
+def test_compare_rows_are_compact_one_per_council(app_env):
+    at = run(make_app(view="compare", q=GIFTS_DETAIL))
+    rows = [h.value for h in at.html if 'class="pqa-row"' in h.value]
+    assert len(rows) == 3 and "Model Association" in rows[0]  # one row per council, the model first
+    ashford = next(r for r in rows if "Ashford Test Council" in r)
+    assert "clause 3" in ashford and "reworded from the model code (95% words in common)" in ashford  # You / Members
+    bexley = next(r for r in rows if "Bexley Test Council" in r)
+    assert "Not addressed in its documents. Why: " in bexley and "Nearest clause (not an answer): " in bexley
+    # the citations (monospace) are inside the expanders, one per council, not on the page itself
+    assert len(at.expander) == 3
 
 
 def test_coverage_matrix_links_each_cell_to_its_clause(app_env):
@@ -179,6 +198,17 @@ def test_coverage_matrix_links_each_cell_to_its_clause(app_env):
     assert "Ashford Test Council" in table and "not addressed" in table
     assert 'href="?view=browse&amp;passage=' in table
     assert "Download the matrix (CSV)" in [b.label for b in at.get("download_button")]
+    # each cell names the clause it links to: its number, or the heading of an unnumbered passage
+    from index.hybrid import HybridIndex
+
+    index = HybridIndex.load(app_env[1])
+    links = re.findall(r'passage=([0-9a-f]+)" target="_self" title="([^"]*)">([^<]*)</a>', table)
+    assert links
+    for passage_id, title, label in links:
+        p = index.passages[index.position_of(passage_id)]
+        heading = p.section.split(" > ")[-1]
+        assert html.unescape(label) == (f"clause {p.clause}" if p.clause else heading[:40] + ("…" if len(heading) > 40 else ""))
+        assert html.unescape(title).endswith(" — " + " · ".join(x for x in (p.section, f"clause {p.clause}" if p.clause else "") if x))
 
 
 # -- Browse --------------------------------------------------------------------------
@@ -195,6 +225,8 @@ def test_browse_shows_clause_in_context_with_source_download(app_env):
     assert any("clause 3" in c.value for c in at.code)
     assert "Download the source file" in [b.label for b in at.get("download_button")]
     assert at.dataframe  # the table of contents
+    # a text document has no pages to draw: its extracted text is the document as published
+    assert any("This document is not a PDF" in c.value for c in at.caption)
 
 
 def test_browse_show_in_context_from_ask(app_env):

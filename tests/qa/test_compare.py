@@ -160,3 +160,18 @@ def test_the_coverage_matrix_downloads_with_the_clause_of_each_cell(answerer):
     assert covered["addressed"] == "yes" and covered["passage_id"] == cell.best.passage.id
     assert covered["clause"] == cell_label(cell) == f"clause {cell.best.passage.clause}"
     assert rows[("Gifts and hospitality", "Bexley Test Council")]["addressed"] == "no"
+
+
+def test_compare_rows_one_per_council_with_likeness_to_the_model_and_the_silent_councils_nearest(answerer):
+    from qa.compare_rows import compare_rows
+
+    comparison = compare(answerer, GIFTS)
+    rows = compare_rows(comparison)
+    assert [r.authority for r in rows] == [e.authority for e in comparison.authorities]
+    model, ashford = rows[0], next(r for r in rows if r.authority == "Ashford Test Council")
+    assert model.authority == "Model Association" and model.likeness == ""  # the model is the reference
+    assert ashford.reference.startswith("clause 3") and "28 days" in ashford.excerpt
+    assert ashford.likeness.startswith("reworded from the model code (")
+    silent = next(r for r in rows if r.authority == "Bexley Test Council")
+    assert not silent.found and silent.reason and silent.reference and silent.excerpt
+    assert silent.likeness == ""  # a silent council is not compared with the model

@@ -65,3 +65,21 @@ def test_a_materially_different_clause_is_told_apart(real_answerer):
     assert watford.likeness is Likeness.REWORDED  # the same sentence, without Carlisle's second one
     assert wokingham.likeness is Likeness.DIFFERENT
     assert watford.word_overlap > wokingham.word_overlap
+
+
+def test_a_list_item_word_for_word_is_equivalent_item_by_item(real_answerer):
+    # The issue's example: Wokingham's political assistants list, item (c), is Carlisle 101 word for word
+    # (compared as whole clauses: "different, 38%").
+    by_authority = equivalents_by_authority(real_answerer, "Carlisle City Council",
+                                            "Political assistants are not authorised to comment publicly")
+    wokingham = by_authority["Wokingham Borough Council"]
+    assert wokingham.likeness is Likeness.IDENTICAL and wokingham.equivalent
+    assert wokingham.other_part == "item c)" and wokingham.word_overlap > 0.98
+
+
+def test_nothing_sharing_few_words_is_called_an_equivalent(real_answerer):
+    # The issue: an "equivalent" of Carlisle 83 in Wokingham shared 8% of its words.
+    for opening in ("Officers have the right to refuse such requests",
+                    "The Council provides all members with services such as typing"):
+        for equivalent in equivalents_by_authority(real_answerer, "Carlisle City Council", opening).values():
+            assert equivalent.equivalent == (equivalent.word_overlap >= 0.6), equivalent.to_dict()
