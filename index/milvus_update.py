@@ -1,0 +1,127 @@
+"""``protocol-qa ingest --index milvus…``: one document at a time, each published on its own.
+
+Documents whose file is unchanged (same sha256 and record) are kept as they are;
+new and changed ones are written under a new generation and published
+(:func:`index.milvus.write_document`); documents indexed earlier from an ingested
+folder that is no longer there are removed. No other document is rewritten, and no
+lock is held: two ingests of different documents run side by side.
+
+Provisions (clauses shared across councils) and each document's adopted model are
+regrouped over the whole corpus after the writes while it has at most
+``regroup_max`` passages; above that, the stored provisions are kept and only lose
+the members of replaced documents (docs/milvus.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from index import milvus as mv
+from index.cache import EmbeddingCache
+from index.hybrid import embed_with_cache
+from index.lexical import tokenize
+from index.location import IndexLocation
+from index.milvus_index import MilvusIndex
+from index.provisions import adopted_model, group_provisions
+from index.update import UpdateReport, _within, document_record
+
+__all__ = ["update_milvus", "regroup"]
+
+log = logging.getLogger(__name__)
+
+
+def _same(old: dict, new: dict) -> bool:
+    keys = set(new) - {"text", "adopts", "path"}
+    return all(old.get(key) == new.get(key) for key in keys)
+
+
+def update_milvus(paths: Sequence[Path | str], location: IndexLocation, embedder, *,
+                  settings: mv.MilvusSettings = mv.MilvusSettings(), cache_dir: Path | None = None,
+                  progress: Callable[[Path], None] | bool | None = None, client=None) -> UpdateReport:
+    """Ingest ``paths`` into the Milvus index at ``location`` (see the module docstring)."""
+    from ingest import ingest_files
+
+    client = client or mv.connect(location, settings.timeout_s)
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    catalog = {row["source"]: row for row in mv.read_catalog(client)}
+    kwargs = {"progress": progress} if callable(progress) else {}
+    result = ingest_files([Path(p) for p in paths], **kwargs)
+    seconds["ingest"] = time.perf_counter() - start
+    report = UpdateReport(index_dir=Path(str(location)), ingest=result, changed=False, message="", seconds=seconds)
+    if not result.documents and result.skipped:
+        report.message = "every file failed; the index is unchanged"
+        return report
+
+    by_source: dict[str, list] = {}
+    for passage in result.passages:
+        by_source.setdefault(passage.source, []).append(passage)
+    lengths = [len(tokenize(p.retrieval_text)) for p in result.passages]
+    model = {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": int(embedder.dim)}
+    meta = mv.ensure_collections(client, model=model, avgdl_ref=float(np.mean(lengths)) if lengths else 1.0,
+                                 settings=settings)
+    cache = EmbeddingCache(cache_dir, embedder.fingerprint, embedder.dim) if cache_dir is not None else None
+    start = time.perf_counter()
+    for document in result.documents:
+        record = document_record(document)
+        source = record["source"]
+        old = catalog.get(source)
+        if old is not None and _same(old["value"], record):
+            report.kept.append(source)
+            continue
+        passages = sorted(by_source.get(source, []), key=lambda p: (p.start, p.end))
+        stats_before = (report.embedded, report.cached)
+        from index.hybrid import BuildStats
+
+        stats = BuildStats()
+        vectors = embed_with_cache([p.retrieval_text for p in passages], embedder, cache,
+                                   progress=bool(progress), stats=stats)
+        report.embedded, report.cached = stats_before[0] + stats.embedded, stats_before[1] + stats.cached
+        mv.write_document(client, record, passages, vectors, meta)
+        (report.replaced if old is not None else report.added).append(source)
+    read_now = {d.source for d in result.documents}
+    skipped = {str(Path(s.path).resolve()) for s in result.skipped}
+    scopes = [Path(p).resolve() for p in paths]
+    for source, row in catalog.items():
+        path = row["value"].get("path")
+        if source not in read_now and _within(path, scopes) and str(Path(path).resolve()) not in skipped:
+            mv.remove_document(client, source)
+            report.dropped.append(source)
+    seconds["write"] = time.perf_counter() - start
+    changed = bool(report.added or report.replaced or report.dropped)
+    view = MilvusIndex.open(location, settings, client=client)
+    if changed:
+        start = time.perf_counter()
+        view = regroup(client, view, settings)
+        seconds["provisions"] = time.perf_counter() - start
+    report.changed = changed
+    report.passages, report.documents = view.n_passages, len(view.catalog)
+    report.message = (f"indexed {view.n_passages} passages from {len(view.catalog)} documents" if changed
+                      else "index is up to date")
+    return report
+
+
+def regroup(client, view: MilvusIndex, settings: mv.MilvusSettings) -> MilvusIndex:
+    """Group provisions and adopted models over the whole corpus (at most ``regroup_max``
+    passages; above, keep what is stored) and return a fresh view."""
+    if view.n_passages > settings.regroup_max:
+        log.warning("%d passages: provisions are not regrouped above %d (docs/milvus.md)",
+                    view.n_passages, settings.regroup_max)
+        return view
+    view.recent = max(view.recent, view.n_passages)
+    for document in view.catalog:  # every row into the cache, one query per document
+        view.document_rows(document["source"])
+    provisions = group_provisions(view)
+    mv.save_provisions(client, view.provision_records(provisions))
+    titles = {d["source"]: d["title"] for d in view.documents}
+    for document in view.documents:
+        model = adopted_model(view, document["source"])
+        adopts = titles[model] if model else None
+        if document.get("adopts") != adopts:
+            mv.update_record(client, document["source"], {"adopts": adopts})
+    return view.reopen()
