@@ -39,7 +39,7 @@ import numpy as np
 from index import store
 from index.lexical import BM25Params, tokenize
 from index.location import Engine, IndexLocation
-from index.sparse import passage_vector, term_frequencies, term_id
+from index.sparse import EMPTY_ID, passage_vector, term_frequencies, term_id
 
 __all__ = ["MilvusSettings", "connect", "ensure_collections", "write_document", "remove_document",
            "read_catalog", "read_meta", "collect", "IndexUnreachable", "PASSAGES", "DOCUMENTS", "META",
@@ -99,6 +99,9 @@ def connect(location: IndexLocation, timeout: float = 10.0):
                                f"-e '.[milvus]'") from exc
     try:
         if location.engine is Engine.MILVUS_LITE:
+            # Milvus Lite's server logs a traceback for each timestamp pymilvus asks of it
+            # after creating an index (a call it does not implement, and pymilvus does not need).
+            logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
             return MilvusClient(location.address, timeout=timeout)
         client = MilvusClient(uri=location.address, token=location.token, timeout=timeout)
         client.list_collections()
@@ -267,7 +270,7 @@ def write_document(client, record: dict, passages: Sequence, vectors: np.ndarray
         return previous
     value = {key: item for key, item in record.items() if key != "text"}
     client.upsert(DOCUMENTS, [{"source": source, "value": value, "generation": generation, "previous": previous,
-                               "passages": len(rows), "length": int(total), "df": df or {0: 0.0}}])
+                               "passages": len(rows), "length": int(total), "df": df or {EMPTY_ID: 1.0}}])
     store.pause_for_tests("publishing")
     collect(client, source)
     return generation
@@ -293,7 +296,7 @@ def remove_document(client, source: str) -> bool:
         return False
     client.upsert(DOCUMENTS, [{"source": source, "value": old[0]["value"], "generation": 0,
                                "previous": int(old[0]["generation"]), "passages": 0, "length": 0,
-                               "df": {0: 0.0}}])
+                               "df": {EMPTY_ID: 1.0}}])
     return True
 
 
