@@ -42,7 +42,7 @@ from index.location import Engine, IndexLocation
 from index.sparse import EMPTY_ID, passage_vector, term_frequencies, term_id
 
 __all__ = ["MilvusSettings", "connect", "ensure_collections", "write_document", "remove_document",
-           "read_catalog", "read_meta", "collect", "IndexUnreachable", "PASSAGES", "DOCUMENTS", "META",
+           "read_catalog", "read_meta", "catalog_stamp", "shared_client", "collect", "IndexUnreachable", "PASSAGES", "DOCUMENTS", "META",
            "PROVISIONS", "live_filter", "quote", "save_provisions", "FORMAT"]
 
 log = logging.getLogger(__name__)
@@ -218,6 +218,27 @@ def read_catalog(client, *, removed: bool = False) -> list[dict]:
                         output_fields=["source", "generation", "previous", "value", "passages", "length", "df"],
                         consistency_level="Strong")
     return sorted((dict(row) for row in rows), key=lambda row: row["source"])
+
+
+def catalog_stamp(client) -> tuple:
+    """(source, generation) of every document: changes whenever one is published or removed.
+    Cheap (no statistics read): servers poll it to notice a new version."""
+    if not client.has_collection(DOCUMENTS):
+        return ()
+    client.load_collection(DOCUMENTS)
+    rows = client.query(DOCUMENTS, filter="generation >= 0", output_fields=["source", "generation"])
+    return tuple(sorted((row["source"], int(row["generation"])) for row in rows))
+
+
+_CLIENTS: dict[str, object] = {}
+
+
+def shared_client(location: IndexLocation, timeout: float = 10.0):
+    """One client per address in this process (pymilvus clients are thread-safe)."""
+    client = _CLIENTS.get(location.address)
+    if client is None:
+        client = _CLIENTS[location.address] = connect(location, timeout)
+    return client
 
 
 def new_generation() -> int:

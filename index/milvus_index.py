@@ -219,7 +219,7 @@ class MilvusIndex:
         :class:`~index.store.IndexIncompatible` for another model's vectors."""
         from index import store
 
-        client = client or mv.connect(location, settings.timeout_s)
+        client = client or mv.shared_client(location, settings.timeout_s)
         meta = mv.read_meta(client)
         if meta is None:
             raise store.IndexNotFound(f"There is no protocol-qa index in {location} yet; build it with: "

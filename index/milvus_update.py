@@ -23,8 +23,9 @@ import numpy as np
 
 from index import milvus as mv
 from index.cache import EmbeddingCache
-from index.hybrid import embed_with_cache
-from index.lexical import tokenize
+from index.dense import DenseIndex
+from index.hybrid import HybridIndex, _facet_codes, embed_with_cache
+from index.lexical import LexicalIndex, tokenize
 from index.location import IndexLocation
 from index.milvus_index import MilvusIndex
 from index.provisions import adopted_model, group_provisions
@@ -46,14 +47,14 @@ def update_milvus(paths: Sequence[Path | str], location: IndexLocation, embedder
     """Ingest ``paths`` into the Milvus index at ``location`` (see the module docstring)."""
     from ingest import ingest_files
 
-    client = client or mv.connect(location, settings.timeout_s)
+    client = client or mv.shared_client(location, settings.timeout_s)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     catalog = {row["source"]: row for row in mv.read_catalog(client)}
     kwargs = {"progress": progress} if callable(progress) else {}
     result = ingest_files([Path(p) for p in paths], **kwargs)
     seconds["ingest"] = time.perf_counter() - start
-    report = UpdateReport(index_dir=Path(str(location)), ingest=result, changed=False, message="", seconds=seconds)
+    report = UpdateReport(index_dir=str(location), ingest=result, changed=False, message="", seconds=seconds)
     if not result.documents and result.skipped:
         report.message = "every file failed; the index is unchanged"
         return report
@@ -108,20 +109,34 @@ def update_milvus(paths: Sequence[Path | str], location: IndexLocation, embedder
 
 def regroup(client, view: MilvusIndex, settings: mv.MilvusSettings) -> MilvusIndex:
     """Group provisions and adopted models over the whole corpus (at most ``regroup_max``
-    passages; above, keep what is stored) and return a fresh view."""
+    passages; above, keep what is stored) and return a fresh view.
+
+    The grouping runs on an in-memory copy of the snapshot (one query per document,
+    then FAISS), the computation the embedded engine runs at ingest on the same rows:
+    a nearest-neighbour search per passage through the server would cost a round trip each.
+    """
     if view.n_passages > settings.regroup_max:
         log.warning("%d passages: provisions are not regrouped above %d (docs/milvus.md)",
                     view.n_passages, settings.regroup_max)
         return view
-    view.recent = max(view.recent, view.n_passages)
-    for document in view.catalog:  # every row into the cache, one query per document
-        view.document_rows(document["source"])
-    provisions = group_provisions(view)
+    local = local_copy(view)
+    provisions = group_provisions(local)
     mv.save_provisions(client, view.provision_records(provisions))
     titles = {d["source"]: d["title"] for d in view.documents}
     for document in view.documents:
-        model = adopted_model(view, document["source"])
+        model = adopted_model(local, document["source"])
         adopts = titles[model] if model else None
         if document.get("adopts") != adopts:
             mv.update_record(client, document["source"], {"adopts": adopts})
     return view.reopen()
+
+
+def local_copy(view: MilvusIndex) -> HybridIndex:
+    """The snapshot's passages and vectors as an in-memory :class:`HybridIndex`, rows unchanged."""
+    rows = [row for document in view.catalog for row in view.document_rows(document["source"])]
+    passages = [row.passage for row in rows]
+    embeddings = np.stack([row.vector for row in rows]) if rows else np.zeros((0, view.dim), dtype=np.float32)
+    lexical = LexicalIndex.build([tokenize(p.retrieval_text) for p in passages])
+    facets, codes = _facet_codes(passages)
+    return HybridIndex(passages, view.documents, lexical, DenseIndex.build(embeddings), embeddings, facets, codes,
+                       dict(view.metadata))

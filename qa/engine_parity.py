@@ -1,4 +1,4 @@
-"""Whether two index engines give the same answers: ``python -m qa.engine_parity A B QUESTIONS``.
+"""Whether two index engines give the same answers: ``python -m qa.engine_parity A B QUESTIONS...``.
 
 A and B are ``--index`` values (a folder, ``milvus-lite://PATH.db``, ``milvus://HOST:PORT``)
 holding the same corpus. Every question is asked of both with the same encoder and
@@ -45,9 +45,9 @@ def _comparison_key(comparison: dict) -> list:
             for entry in comparison["authorities"]]
 
 
-def parity(first: str, second: str, questions_file: Path, *, embedder=None) -> dict:
-    """Ask ``questions_file`` of both indexes and say how their answers differ."""
-    questions = load_questions(questions_file)
+def parity(first: str, second: str, questions_files: Sequence[Path], *, embedder=None) -> dict:
+    """Ask the questions of ``questions_files`` of both indexes and say how their answers differ."""
+    questions = [question for path in questions_files for question in load_questions(path)]
     one = open_answerer(_settings(first), embedder=embedder)
     two = open_answerer(_settings(second), embedder=embedder or one.embedder)
     answers_a, comparisons_a, seconds_a = _run(one, questions)
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa.engine_parity", description=__doc__.split("\n")[0])
     parser.add_argument("first", help="an --index value (folder or Milvus URI)")
     parser.add_argument("second", help="another --index value holding the same corpus")
-    parser.add_argument("questions", type=Path, help="a question file (JSON Lines, eval/README.md)")
+    parser.add_argument("questions", type=Path, nargs="+", help="question files (JSON Lines, eval/README.md)")
     args = parser.parse_args(argv)
     print(json.dumps(parity(args.first, args.second, args.questions), indent=1))
     return 0
