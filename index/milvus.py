@@ -221,13 +221,17 @@ def read_catalog(client, *, removed: bool = False) -> list[dict]:
 
 
 def catalog_stamp(client) -> tuple:
-    """(source, generation) of every document: changes whenever one is published or removed.
-    Cheap (no statistics read): servers poll it to notice a new version."""
+    """Changes whenever a document is published or removed, a record changes (its adopted
+    model) or provisions are regrouped; cheap (no statistics read): servers poll it."""
     if not client.has_collection(DOCUMENTS):
         return ()
     client.load_collection(DOCUMENTS)
-    rows = client.query(DOCUMENTS, filter="generation >= 0", output_fields=["source", "generation"])
-    return tuple(sorted((row["source"], int(row["generation"])) for row in rows))
+    client.load_collection(META)
+    rows = client.query(DOCUMENTS, filter="generation >= 0", output_fields=["source", "generation", "value"])
+    pointer = client.get(META, ids=["provisions"], output_fields=["value"])
+    documents = tuple(sorted((row["source"], int(row["generation"]), str(row["value"].get("adopts")))
+                             for row in rows))
+    return documents, int(pointer[0]["value"]["round"]) if pointer else 0
 
 
 _CLIENTS: dict[str, object] = {}

@@ -210,6 +210,7 @@ class MilvusIndex:
         self._lock = threading.Lock()
         self.provisions = self._provisions(provisions)
         self.token_set = lru_cache(maxsize=TOKEN_SETS)(self._token_set)
+        self.stamp: tuple = ()
 
     # ------------------------------------------------------------ opening
     @classmethod
@@ -232,20 +233,23 @@ class MilvusIndex:
                 f"ingest your documents again with: protocol-qa ingest --index {location} YOUR-DOCUMENTS")
         for name in (mv.PASSAGES, mv.DOCUMENTS, mv.META, mv.PROVISIONS):
             client.load_collection(name)
-        return cls(client, location, settings, meta, mv.read_catalog(client), mv.read_provisions(client))
+        return cls._snapshot(client, location, settings, meta)
+
+    @classmethod
+    def _snapshot(cls, client, location, settings, meta) -> "MilvusIndex":
+        stamp = mv.catalog_stamp(client)  # read first: a change after it makes the next refresh reopen
+        index = cls(client, location, settings, meta, mv.read_catalog(client), mv.read_provisions(client))
+        index.stamp = stamp
+        return index
 
     def reopen(self) -> "MilvusIndex":
         """A new snapshot over the same client, whatever changed."""
-        return MilvusIndex(self.client, self.location, self.settings, mv.read_meta(self.client),
-                           mv.read_catalog(self.client), mv.read_provisions(self.client))
+        return MilvusIndex._snapshot(self.client, self.location, self.settings, mv.read_meta(self.client))
 
     def refreshed(self) -> "MilvusIndex":
-        """This view if the catalog is unchanged, else a new snapshot over the same client."""
-        catalog = mv.read_catalog(self.client)
-        if {row["source"]: int(row["generation"]) for row in catalog if int(row["passages"]) > 0} == self.generations:
-            return self
-        return MilvusIndex(self.client, self.location, self.settings, mv.read_meta(self.client), catalog,
-                           mv.read_provisions(self.client))
+        """This view if nothing was published since it was taken (:func:`index.milvus.catalog_stamp`),
+        else a new snapshot over the same client."""
+        return self if mv.catalog_stamp(self.client) == self.stamp else self.reopen()
 
     # ------------------------------------------------------------ properties
     @property

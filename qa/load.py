@@ -49,13 +49,27 @@ def serve(index: str, port: int) -> None:
     """Answer ``GET /ask?q=QUESTION`` with the ``ask --json`` object, on 127.0.0.1:``port``."""
     from .service import open_answerer
 
-    answerer = open_answerer(_settings(index))
-    answerer.ask("warm up")
+    from .answer import Answerer
+
+    settings = _settings(index)
+    current = {"answerer": open_answerer(settings)}
+    current["answerer"].ask("warm up")
+
+    def follow() -> None:
+        """Between questions, take up what ingests published (as the app does)."""
+        while True:
+            time.sleep(2.0)
+            answerer = current["answerer"]
+            refreshed = getattr(answerer.index, "refreshed", None)
+            if refreshed is not None and (index_now := refreshed()) is not answerer.index:
+                current["answerer"] = Answerer(index_now, answerer.embedder, corpus_wording=settings.corpus_wording)
+
+    threading.Thread(target=follow, daemon=True).start()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server interface
             query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
-            body = json.dumps(answerer.ask(query.get("q", [""])[0]).to_dict()).encode("utf-8")
+            body = json.dumps(current["answerer"].ask(query.get("q", [""])[0]).to_dict()).encode("utf-8")
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
