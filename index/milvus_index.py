@@ -297,7 +297,12 @@ class MilvusIndex:
         if data is None:
             self.fetch([row])
             with self._lock:
-                data = self._rows[row]
+                data = self._rows.get(row)
+            if data is None:
+                from index.store import IndexProblem
+
+                raise IndexProblem(f"passage row {row} ({self._key(row)}) is no longer in {self.location}: its "
+                                   f"document was replaced twice since this view was opened; ask again")
         return data
 
     def fetch(self, rows: Sequence[int]) -> None:

@@ -259,3 +259,19 @@ def test_the_command_line_ingests_and_answers_through_milvus(tmp_path, server):
         printed.append(asked.stdout)
     assert printed[0].count("\n") == len(QUESTIONS) and '"rank": 1' in printed[0]
     assert printed[0] == printed[1]
+
+
+def test_a_view_outlived_by_two_replacements_says_to_ask_again(tmp_path):
+    from index.store import IndexProblem
+
+    location = parse_location(f"milvus-lite://{tmp_path / 'm.db'}")
+    _one(location, "a.txt", "one", 2, tmp_path / "docs")
+    old = MilvusIndex.open(location)
+    _one(location, "a.txt", "two", 2, tmp_path / "docs")
+    assert tags([old.row(1)]) == ["one"]  # the version it replaced is kept for such readers
+    old = MilvusIndex.open(location).reopen()
+    _one(location, "a.txt", "three", 2, tmp_path / "docs")
+    _one(location, "a.txt", "four", 2, tmp_path / "docs")
+    with pytest.raises(IndexProblem, match="replaced twice since this view was opened; ask again"):
+        old.passages[2]
+    assert tags(old.refreshed().document_rows("a.txt")) == ["four"] * 2
