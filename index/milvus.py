@@ -51,6 +51,7 @@ PREFIX = "protocol_qa_"
 PASSAGES, DOCUMENTS, META, PROVISIONS = (PREFIX + name for name in ("passages", "documents", "meta", "provisions"))
 FORMAT = 1
 MAX_TEXT = 65535
+SCALAR_INDEXED = ("source", "generation", "authority", "kind", "status", "passage_id")
 MAX_TOKENS = 4096
 INSERT_BATCH = 256
 
@@ -171,6 +172,10 @@ def ensure_collections(client, *, model: dict, avgdl_ref: float, settings: Milvu
                      if settings.dense_index == "HNSW" else {})
             index.add_index("dense", index_type=settings.dense_index, metric_type="IP", params=extra)
             index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+            # Scalar indexes for the filters every search and write uses: without them a
+            # document's write scans every row to find its old generations.
+            for field in SCALAR_INDEXED:
+                index.add_index(field, index_type="INVERTED")
         elif name == DOCUMENTS:
             index.add_index("df", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
         else:
