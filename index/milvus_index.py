@@ -146,8 +146,8 @@ class _Lexical:
             return []
         hits = self._index.search("sparse", vector, k * self._index.settings.overfetch, allowed)
         scores = scores if scores is not None else self.scores(query)
-        rows = np.asarray(hits, dtype=np.int64)
-        values = np.asarray([scores[r] for r in hits], dtype=np.float64)
+        rows = np.asarray(sorted(set(hits)), dtype=np.int64)  # ties break by row, as in the embedded engine
+        values = np.asarray([scores[r] for r in rows.tolist()], dtype=np.float64)
         order = top_k_indices(values, k)
         return [(int(rows[i]), value) for i, value in order]
 

@@ -24,7 +24,7 @@ import numpy as np
 from index import milvus as mv
 from index.cache import EmbeddingCache
 from index.dense import DenseIndex
-from index.hybrid import HybridIndex, _facet_codes, embed_with_cache
+from index.hybrid import BuildStats, HybridIndex, _facet_codes, embed_with_cache
 from index.lexical import LexicalIndex, tokenize
 from index.location import IndexLocation
 from index.milvus_index import MilvusIndex
@@ -68,23 +68,27 @@ def update_milvus(paths: Sequence[Path | str], location: IndexLocation, embedder
                                  settings=settings)
     cache = EmbeddingCache(cache_dir, embedder.fingerprint, embedder.dim) if cache_dir is not None else None
     start = time.perf_counter()
-    for document in result.documents:
+    changed_documents = []
+    for document in sorted(result.documents, key=lambda d: d.source):
         record = document_record(document)
-        source = record["source"]
-        old = catalog.get(source)
+        old = catalog.get(record["source"])
         if old is not None and _same(old["value"], record):
-            report.kept.append(source)
-            continue
-        passages = sorted(by_source.get(source, []), key=lambda p: (p.start, p.end))
-        stats_before = (report.embedded, report.cached)
-        from index.hybrid import BuildStats
-
-        stats = BuildStats()
-        vectors = embed_with_cache([p.retrieval_text for p in passages], embedder, cache,
-                                   progress=bool(progress), stats=stats)
-        report.embedded, report.cached = stats_before[0] + stats.embedded, stats_before[1] + stats.cached
-        mv.write_document(client, record, passages, vectors, meta)
-        (report.replaced if old is not None else report.added).append(source)
+            report.kept.append(record["source"])
+        else:
+            passages = sorted(by_source.get(record["source"], []), key=lambda p: (p.start, p.end))
+            changed_documents.append((record, passages, old is not None))
+    # One embedding call over every passage to write, in row order, as the embedded engine
+    # makes it: the encoder's batches (sorted by length) then hold the same texts, so the
+    # vectors are the same to the last bit and ties rank the same in both engines.
+    stats = BuildStats()
+    texts = [p.retrieval_text for _, passages, _ in changed_documents for p in passages]
+    vectors = embed_with_cache(texts, embedder, cache, progress=bool(progress), stats=stats)
+    report.embedded, report.cached = stats.embedded, stats.cached
+    offset = 0
+    for record, passages, replaced in changed_documents:
+        mv.write_document(client, record, passages, vectors[offset:offset + len(passages)], meta)
+        offset += len(passages)
+        (report.replaced if replaced else report.added).append(record["source"])
     read_now = {d.source for d in result.documents}
     skipped = {str(Path(s.path).resolve()) for s in result.skipped}
     scopes = [Path(p).resolve() for p in paths]
