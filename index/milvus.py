@@ -41,7 +41,7 @@ from index.lexical import BM25Params, tokenize
 from index.location import Engine, IndexLocation
 from index.sparse import EMPTY_ID, passage_vector, term_frequencies, term_id
 
-__all__ = ["MilvusSettings", "connect", "ensure_collections", "write_document", "remove_document",
+__all__ = ["MilvusSettings", "connect", "ensure_collections", "write_document", "write_new_documents", "remove_document",
            "read_catalog", "read_meta", "catalog_stamp", "shared_client", "collect", "IndexUnreachable", "PASSAGES", "DOCUMENTS", "META",
            "PROVISIONS", "live_filter", "quote", "save_provisions", "FORMAT"]
 
@@ -304,6 +304,39 @@ def write_document(client, record: dict, passages: Sequence, vectors: np.ndarray
     store.pause_for_tests("publishing")
     collect(client, source)
     return generation
+
+
+def write_new_documents(client, documents: Sequence[tuple[dict, Sequence, np.ndarray]], meta: dict) -> list[int]:
+    """Write documents the index does not hold yet, many at a time: every passage row first
+    (in batches, under each document's new generation), then all their catalog rows in one
+    upsert. For a first upload, where :func:`write_document` per document would pay a
+    catalog read and a clean-up per document. Raises ``ValueError`` for a document already there."""
+    params = BM25Params(k1=meta["bm25"]["k1"], b=meta["bm25"]["b"], idf=meta["bm25"]["idf"])
+    _load(client)
+    sources = [record["source"] for record, _, _ in documents]
+    held = client.get(DOCUMENTS, ids=sources, output_fields=["generation"]) if sources else []
+    if held:
+        raise ValueError(f"{held[0]['source']} is already in the index; write it with write_document")
+    catalog, pending, generations = [], [], []
+    for record, passages, vectors in documents:
+        generation = new_generation()
+        rows, df, total = _passage_rows(passages, vectors, generation, meta["avgdl_ref"], params)
+        pending.extend(rows)
+        while len(pending) >= INSERT_BATCH * 4:
+            client.insert(PASSAGES, pending[:INSERT_BATCH * 4])
+            del pending[:INSERT_BATCH * 4]
+        value = {key: item for key, item in record.items() if key != "text"}
+        catalog.append({"source": record["source"], "value": value, "generation": generation, "previous": 0,
+                        "passages": len(rows), "length": int(total), "df": df or {EMPTY_ID: 1.0}})
+        generations.append(generation)
+    if pending:
+        client.insert(PASSAGES, pending)
+    store.pause_for_tests("saving")
+    for start in range(0, len(catalog), INSERT_BATCH):
+        client.upsert(DOCUMENTS, catalog[start:start + INSERT_BATCH])
+    for source in sources:  # rows an earlier, killed ingest of the same new document left behind
+        collect(client, source)
+    return generations
 
 
 def update_record(client, source: str, changes: dict) -> None:

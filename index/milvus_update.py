@@ -84,11 +84,18 @@ def update_milvus(paths: Sequence[Path | str], location: IndexLocation, embedder
     texts = [p.retrieval_text for _, passages, _ in changed_documents for p in passages]
     vectors = embed_with_cache(texts, embedder, cache, progress=bool(progress), stats=stats)
     report.embedded, report.cached = stats.embedded, stats.cached
-    offset = 0
+    offset, new = 0, []
     for record, passages, replaced in changed_documents:
-        mv.write_document(client, record, passages, vectors[offset:offset + len(passages)], meta)
+        part = vectors[offset:offset + len(passages)]
         offset += len(passages)
-        (report.replaced if replaced else report.added).append(record["source"])
+        if replaced:
+            mv.write_document(client, record, passages, part, meta)
+            report.replaced.append(record["source"])
+        else:
+            new.append((record, passages, part))
+            report.added.append(record["source"])
+    if new:  # documents new to the index: rows first, then their catalog rows together
+        mv.write_new_documents(client, new, meta)
     read_now = {d.source for d in result.documents}
     skipped = {str(Path(s.path).resolve()) for s in result.skipped}
     scopes = [Path(p).resolve() for p in paths]
@@ -97,8 +104,10 @@ def update_milvus(paths: Sequence[Path | str], location: IndexLocation, embedder
         if source not in read_now and _within(path, scopes) and str(Path(path).resolve()) not in skipped:
             mv.remove_document(client, source)
             report.dropped.append(source)
-    seconds["write"] = time.perf_counter() - start
     changed = bool(report.added or report.replaced or report.dropped)
+    if changed:  # seal what was written into indexed segments (searching unsealed rows is a scan)
+        client.flush(mv.PASSAGES)
+    seconds["write"] = time.perf_counter() - start
     view = MilvusIndex.open(location, settings, client=client)
     if changed:
         start = time.perf_counter()

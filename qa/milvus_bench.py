@@ -4,7 +4,7 @@ Writes ``N`` synthetic passages (documents of ``--per-document`` clauses drawn f
 the default corpus's words, unit vectors clustered as real embeddings are) into an
 empty Milvus index, then measures:
 
-- ``upload_s``: writing them, document by document (each published on its own);
+- ``upload_s``: writing them, 50 new documents at a time (:func:`index.milvus.write_new_documents`);
 - ``dense``: for each dense index type, recall of the exact top 100 and search
   latency (p50, p95 ms) over 100 queries;
 - ``update_s``: replacing one document (writing its new generation and publishing it)
@@ -70,9 +70,16 @@ def run(uri: str, passages: int, per_document: int, dim: int, index_types: Seque
                                  avgdl_ref=20.0, settings=settings)
     start = time.perf_counter()
     all_vectors = []
+    batch = []
     for record, doc_passages, vectors in _documents(passages // per_document, per_document, dim):
-        mv.write_document(client, record, doc_passages, vectors, meta)
+        batch.append((record, doc_passages, vectors))
         all_vectors.append(vectors)
+        if len(batch) == 50:
+            mv.write_new_documents(client, batch, meta)
+            batch = []
+    if batch:
+        mv.write_new_documents(client, batch, meta)
+    client.flush(mv.PASSAGES)
     upload = time.perf_counter() - start
     embeddings = np.concatenate(all_vectors)
     rng = np.random.default_rng(1)

@@ -275,3 +275,27 @@ def test_a_view_outlived_by_two_replacements_says_to_ask_again(tmp_path):
     with pytest.raises(IndexProblem, match="replaced twice since this view was opened; ask again"):
         old.passages[2]
     assert tags(old.refreshed().document_rows("a.txt")) == ["four"] * 2
+
+
+def test_rows_of_a_killed_first_ingest_are_removed_by_the_next_one(tmp_path):
+    """A new document's ingest killed before publishing leaves rows no reader sees; the next
+    ingest of that document (written with the new documents, in bulk) removes them."""
+    from index.lexical import BM25Params
+    from index.milvus import _passage_rows
+    from ingest import ingest_files
+
+    location = parse_location(f"milvus-lite://{tmp_path / 'm.db'}")
+    _one(location, "other.txt", "one", 2, tmp_path / "docs")
+    client = mv.shared_client(location)
+    folder = tmp_path / "new"
+    folder.mkdir()
+    (folder / "new.txt").write_text(document_text("new.txt", "lost", 3), encoding="utf-8")
+    passages = sorted(ingest_files([folder / "new.txt"]).passages, key=lambda p: (p.start, p.end))
+    orphans, _, _ = _passage_rows(passages, FakeEmbedder().encode([p.retrieval_text for p in passages]),
+                                  mv.new_generation(), mv.read_meta(client)["avgdl_ref"], BM25Params())
+    client.insert(mv.PASSAGES, orphans)  # as a killed ingest leaves them: no catalog row names them
+    assert "new.txt" not in MilvusIndex.open(location).generations
+    _one(location, "new.txt", "kept", 3, folder)
+    left = client.query(mv.PASSAGES, filter='source == "new.txt"', output_fields=["generation"])
+    assert len({row["generation"] for row in left}) == 1 and len(left) == len(passages)
+    assert tags(MilvusIndex.open(location).document_rows("new.txt")) == ["kept"] * 3
