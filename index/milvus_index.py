@@ -377,8 +377,7 @@ class MilvusIndex:
                 continue
             wanted = sorted(set(wanted))
             parts.append(f"{name} in [{', '.join(map(mv.quote, wanted))}]")
-            chosen = [row for row in chosen if row["value"].get({"authority": "authority"}.get(name, name))
-                      in wanted]
+            chosen = [row for row in chosen if row["value"].get(name) in wanted]
         if not parts:
             return None
         return Selection(" and ".join(parts), sum(int(row["passages"]) for row in chosen))
