@@ -22,7 +22,7 @@ $(BIN)/python:
 # ~/.cache/protocol-qa/models), so that neither the first ingest nor the first question pays for it.
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,train]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,train,milvus]"
 	HF_HUB_OFFLINE=1 $(BIN)/python -m index.onnx_encoder
 	HF_HUB_OFFLINE=1 $(BIN)/python -m qa.rerank
 	touch $(STAMP)

@@ -43,8 +43,17 @@ SUGGESTIONS = (
 # -- shared resources: one per server process, shared by every session -------------
 
 def index_stamp(index_dir: Path) -> tuple:
-    """Changes whenever a new index version is published (one atomic rename on disk)."""
+    """Changes whenever a new index version is published (one atomic rename on disk; with
+    Milvus, one document's new generation in the catalog)."""
     from index.store import current_name
+
+    if SETTINGS.index_uri:
+        from index import milvus
+
+        try:
+            return ("milvus", milvus.catalog_stamp(milvus.shared_client(SETTINGS.index_location)))
+        except Exception:  # noqa: BLE001 - opening the index reports the problem in the user's words
+            return ("milvus", "unreachable")
 
     name = current_name(index_dir)
     if name:
@@ -850,8 +859,16 @@ def ingest_upload(path: Path) -> None:
 
     try:
         with st.spinner("Indexing; people asking questions keep using the current index until this finishes…"):
-            report = update_index([path], Path(SETTINGS.index_dir), get_embedder(SETTINGS.encoder),
-                                  progress=progress)
+            if SETTINGS.index_uri:
+                from index.milvus_update import update_milvus
+                from qa.config import load_milvus
+
+                report = update_milvus([path], SETTINGS.index_location, get_embedder(SETTINGS.encoder),
+                                       settings=load_milvus(), progress=progress,
+                                       cache_dir=SETTINGS.uploads_dir.parent / "embedding-cache")
+            else:
+                report = update_index([path], Path(SETTINGS.index_dir), get_embedder(SETTINGS.encoder),
+                                      progress=progress)
     except Exception as exc:  # a failed ingest leaves the previous index in place
         log.warning("upload ingest failed: %s", type(exc).__name__)
         st.error(f"The document was saved but could not be indexed: {exc}")

@@ -14,6 +14,8 @@ from typing import Callable, Iterable, Sequence
 from ingest.passage import KINDS
 from ingest.safe import json_line, one_line, printable
 
+from index.location import is_uri
+
 from .config import Settings
 
 log = logging.getLogger("protocol_qa")
@@ -137,7 +139,15 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     # Lazy: an up-to-date index is confirmed without loading the model.
     embedder = load_embedder(settings.encoder, purpose="passages", lazy=True)
     try:
-        report = update_index(paths, Path(settings.index_dir), embedder, progress=not args.quiet)
+        if settings.index_location.is_milvus:
+            from index.milvus_update import update_milvus
+
+            from .config import load_milvus
+
+            report = update_milvus(paths, settings.index_location, embedder, settings=load_milvus(),
+                                   cache_dir=settings.uploads_dir.parent / "embedding-cache", progress=not args.quiet)
+        else:
+            report = update_index(paths, Path(settings.index_dir), embedder, progress=not args.quiet)
     except ManifestError as exc:
         raise UsageError(f"{exc} (nothing was changed in the index)") from exc
     print(printable(report.summary()))
@@ -145,9 +155,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_passages(args: argparse.Namespace, settings: Settings) -> int:
-    from index.hybrid import HybridIndex
+    from .service import open_index
 
-    index = HybridIndex.load(Path(settings.index_dir))
+    index = open_index(settings)
     wanted = {a.lower() for a in args.authority or []}
     for passage in index.passages:
         if wanted and passage.authority.lower() not in wanted:
@@ -247,11 +257,11 @@ def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _index_or_none(settings: Settings):
-    from index.hybrid import HybridIndex
+    from .service import open_index
     from index.store import IndexNotFound
 
     try:
-        return HybridIndex.load(Path(settings.index_dir))
+        return open_index(settings)
     except IndexNotFound:
         return None
 
@@ -292,11 +302,11 @@ def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_provisions(args: argparse.Namespace, settings: Settings) -> int:
-    from index.hybrid import HybridIndex
+    from .service import open_index
 
     from .provisions import provision_records
 
-    index = HybridIndex.load(Path(settings.index_dir))
+    index = open_index(settings)
     authorities = []
     for name in args.authority or []:
         found = [a for a in index.authorities if name.lower() in a.lower()]
@@ -318,12 +328,12 @@ def cmd_provisions(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_align(args: argparse.Namespace, settings: Settings) -> int:
-    from index.hybrid import HybridIndex
+    from .service import open_index
 
     from .provisions import (DocumentNotFound, alignment_csv, alignment_markdown, alignment_record,
                              alignment_text, find_document)
 
-    index = HybridIndex.load(Path(settings.index_dir))
+    index = open_index(settings)
     try:
         first, second = find_document(index, args.documents[0]), find_document(index, args.documents[1])
     except DocumentNotFound as exc:
@@ -349,12 +359,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("give a question file, --split NAME (the writers of training/writers.toml) "
                          "or --from-record")
     if args.from_record:
-        from index.hybrid import HybridIndex
+        from .service import open_index
 
         from .evaluate_record import record_questions
         from .record import Record
 
-        questions = record_questions(Record(settings.db), HybridIndex.load(Path(settings.index_dir)))
+        questions = record_questions(Record(settings.db), open_index(settings))
         if not questions:
             raise UsageError("the record holds no confirmed question with its answering clause yet "
                              "(confirm feedback with protocol-qa record confirm, or verify interpretations)")
@@ -432,12 +442,12 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
                               seed=defaults.seed if args.seed is None else args.seed)
     extra = ()
     if args.from_record:
-        from index.hybrid import HybridIndex
+        from .service import open_index
 
         from .evaluate_record import record_questions
         from .record import Record
 
-        extra = tuple(record_questions(Record(settings.db), HybridIndex.load(Path(settings.index_dir))))
+        extra = tuple(record_questions(Record(settings.db), open_index(settings)))
         print(f"the record adds {len(extra)} confirmed questions to the train writers", flush=True)
     run_training(models_dir=models_dir, stages=args.stage or STAGES, encoder_settings=encoder,
                  progress=lambda line: print(line, flush=True), extra_questions=extra)
@@ -463,8 +473,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "with verbatim, cited clauses.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--index", metavar="DIR",
-                        help="index directory (default: $PROTOCOL_QA_INDEX or .index in the project)")
+    common.add_argument("--index", metavar="DIR|URI",
+                        help="index directory, or milvus-lite://PATH.db or milvus://HOST:PORT (token in "
+                             "$PROTOCOL_QA_MILVUS_TOKEN) (default: $PROTOCOL_QA_INDEX or .index in the project)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("ingest", parents=[common], help="read documents into the index (default: corpus/)")
@@ -608,7 +619,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler.setFormatter(_SafeFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     try:
-        settings = Settings.from_env(index_dir=Path(args.index) if getattr(args, "index", None) else None)
+        given = getattr(args, "index", None)
+        settings = Settings.from_env(**({"index_uri": given} if given and is_uri(given) else
+                                        {"index_dir": Path(given) if given else None}))
     except ValueError as exc:  # a malformed PROTOCOL_QA_* variable, named in the message
         print(f"protocol-qa {args.command}: {printable(exc)}", file=sys.stderr)
         return EXIT_USAGE

@@ -34,6 +34,9 @@ class Settings:
     """
 
     index_dir: Path = DEFAULT_INDEX_DIR
+    # A Milvus URI (milvus-lite://PATH.db, milvus://HOST:PORT) given as the index; "" for the
+    # folder above (the embedded engine). See index.location.
+    index_uri: str = ""
     corpus_dir: Path = DEFAULT_CORPUS_DIR
     uploads_dir: Path = DEFAULT_UPLOADS_DIR
     admin_token: str = field(default="", repr=False)
@@ -54,6 +57,10 @@ class Settings:
     reviewer_role: str = ""
 
     def __post_init__(self) -> None:
+        if self.index_uri:
+            from index.location import parse_location
+
+            parse_location(self.index_uri)  # a ValueError names the setting and what to write
         if self.top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {self.top_k}")
         if self.feedback_days < 1:
@@ -62,8 +69,12 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
         env = os.environ if environ is None else environ
+        from index.location import is_uri
+
+        index = (env.get("PROTOCOL_QA_INDEX") or "").strip()
         settings = cls(
-            index_dir=Path(env.get("PROTOCOL_QA_INDEX") or DEFAULT_INDEX_DIR),
+            index_dir=Path(index) if index and not is_uri(index) else DEFAULT_INDEX_DIR,
+            index_uri=index if is_uri(index) else "",
             corpus_dir=Path(env.get("PROTOCOL_QA_CORPUS") or DEFAULT_CORPUS_DIR),
             uploads_dir=Path(env.get("PROTOCOL_QA_UPLOADS") or DEFAULT_UPLOADS_DIR),
             admin_token=env.get("PROTOCOL_QA_ADMIN_TOKEN", ""),
@@ -75,7 +86,16 @@ class Settings:
             reviewer_role=(env.get("PROTOCOL_QA_REVIEWER_ROLE") or "").strip(),
         )
         given = {key: value for key, value in overrides.items() if value is not None}
+        if "index_dir" in given:  # --index given as a folder: the embedded engine, whatever the environment says
+            given.setdefault("index_uri", "")
         return replace(settings, **given)
+
+    @property
+    def index_location(self):
+        """The parsed index location (:class:`index.location.IndexLocation`)."""
+        from index.location import parse_location
+
+        return parse_location(self.index_uri or self.index_dir)
 
 
 def _whole_number(env, name: str, default: int) -> int:
@@ -153,4 +173,19 @@ def load_pipeline(profile: str, path: Path = PIPELINE_FILE) -> PipelineSettings:
         return PipelineSettings(**table)
     except (OSError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: profile [{profile}] is not usable ({exc}); restore the file from the "
+                         "repository") from exc
+
+
+def load_milvus(path: Path = PIPELINE_FILE):
+    """The Milvus engine's settings (:class:`index.milvus.MilvusSettings`) from the [milvus]
+    table of ``path``; an error names the file and the field."""
+    import tomllib
+
+    from index.milvus import MilvusSettings
+
+    try:
+        table = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("milvus", {})
+        return MilvusSettings(**table)
+    except (OSError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: the [milvus] table is not usable ({exc}); restore the file from the "
                          "repository") from exc
