@@ -448,7 +448,9 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         from .record import Record
 
         extra = tuple(record_questions(Record(settings.db), open_index(settings)))
-        print(f"the record adds {len(extra)} confirmed questions to the train writers", flush=True)
+        stages = args.stage or STAGES
+        target = "the train writers" if "encoder" in stages else "the calibration writers (the decisions' fit)"
+        print(f"the record adds {len(extra)} confirmed questions to {target}", flush=True)
     run_training(models_dir=models_dir, stages=args.stage or STAGES, encoder_settings=encoder,
                  progress=lambda line: print(line, flush=True), extra_questions=extra)
     print(f"Wrote {models_dir}. Rebuild the index with the new encoder: protocol-qa ingest")
@@ -591,7 +593,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, metavar="N", help="the encoder's passes over its training triplets")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default: qa.train.EncoderTraining.seed)")
     p.add_argument("--from-record", action="store_true",
-                   help="also train on the record's confirmed questions and verified interpretations")
+                   help="also learn from the record's confirmed questions and verified interpretations: the "
+                        "encoder trains on them, or, with --stage decisions alone, the decisions are fitted on them")
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("bench", parents=[common], help="measure latency, throughput, memory and size against a naive baseline")

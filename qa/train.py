@@ -325,7 +325,11 @@ def run_training(*, models_dir: Path = MODELS_DIR, stages: Sequence[str] = STAGE
     writers = load_writers(splits=("train",), **kwargs)
     if not writers:
         raise ValueError("training/writers.toml names no writer in the 'train' split")
-    if extra_questions:  # the Monitoring Officer's record: confirmed questions (protocol-qa train --from-record)
+    # The Monitoring Officer's record: confirmed questions (protocol-qa train --from-record).
+    # They train the encoder when it is retrained; otherwise they join the decisions'
+    # calibration questions, which must be questions the encoder never saw.
+    record_trains_encoder = bool(extra_questions) and "encoder" in stages
+    if record_trains_encoder:
         from .training_data import WriterSet
 
         writers.append(WriterSet("record", "train", "confirmed questions of the record", Path("record"),
@@ -353,14 +357,18 @@ def run_training(*, models_dir: Path = MODELS_DIR, stages: Sequence[str] = STAGE
         progress(f"reranker: trained in {summary['reranker']['seconds']:.0f} s, written to {reranker_dir}")
     if "decisions" in stages:
         summary["decisions"] = fit_decisions(encoder, passages, models_dir=models_dir, reranker_dir=reranker_dir,
-                                             writers_dir=writers_dir, progress=progress)
+                                             writers_dir=writers_dir, progress=progress,
+                                             extra_questions=() if record_trains_encoder else extra_questions)
     return summary
 
 
 def fit_decisions(encoder, passages: Sequence[Passage], *, models_dir: Path = MODELS_DIR,
-                  reranker_dir: Path | None = None, writers_dir: Path | None = None, progress=print) -> dict:
-    """Fit abstention and the comparison decision on the calibration writers, over
-    an index of ``passages`` built with ``encoder`` (and its reranker, when trained)."""
+                  reranker_dir: Path | None = None, writers_dir: Path | None = None, progress=print,
+                  extra_questions: Sequence = ()) -> dict:
+    """Fit abstention and the comparison decision on the calibration writers (and
+    ``extra_questions``: the record's confirmed questions, when the encoder did not
+    train on them), over an index of ``passages`` built with ``encoder`` (and its
+    reranker, when trained)."""
     import tempfile
 
     from index.hybrid import HybridIndex
@@ -374,8 +382,8 @@ def fit_decisions(encoder, passages: Sequence[Passage], *, models_dir: Path = MO
     writers = load_writers(splits=("calibration",), **kwargs)
     if not writers:
         raise ValueError("training/writers.toml names no writer in the 'calibration' split")
-    questions = [q for w in writers for q in w.questions]
-    names = [w.writer for w in writers]
+    questions = [q for w in writers for q in w.questions] + list(extra_questions)
+    names = [w.writer for w in writers] + (["record"] if extra_questions else [])
     with tempfile.TemporaryDirectory(prefix="protocol-qa-calibration-") as tmp:
         update_index([PROJECT_ROOT / "corpus", TRAINING_DIR / "documents"], Path(tmp) / "index", encoder,
                      progress=False)

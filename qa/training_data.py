@@ -36,7 +36,9 @@ from .evaluate import EvalQuestion, Expectation, load_questions, normalise
 log = logging.getLogger(__name__)
 
 TRAINING_DIR = PROJECT_ROOT / "training"
-SPLITS = ("train", "calibration", "validation", "test")
+# feedback: the learning loop's writer, whose misses reach training only through the
+# Monitoring Officer's record (protocol-qa train --from-record; docs/learning.md)
+SPLITS = ("train", "calibration", "validation", "test", "feedback")
 
 
 @dataclass(frozen=True)

@@ -85,3 +85,28 @@ def test_every_committed_label_matches_a_passage_but_three_lines_that_are_no_cla
                        ("w10-0478", "STANDING ORDERS ADOPTED BY COUNCIL 20 AUGUST 2018")]
     assert len({p.authority for p in passages}) == 8
     assert (TRAINING_DIR / "documents").is_dir()
+
+
+@pytest.mark.parametrize("stages, trains_encoder", [(("decisions",), False), (("encoder", "decisions"), True)])
+def test_the_record_s_confirmed_questions_train_the_encoder_or_else_join_the_decisions_calibration(
+        monkeypatch, tmp_path, stages, trains_encoder):
+    # Calibration questions must be ones the encoder never saw: confirmed questions
+    # fit the decisions only when the encoder is not retrained on them in the same run.
+    import index.embed
+    import qa.train as train
+
+    write_writers(tmp_path, '[writer.w1]\nsplit = "train"\nrole = "an officer"\n')
+    confirmed = (question("f-1", ("Ashford", "gifts worth over £50"), kind="single"),)
+    seen = {}
+    monkeypatch.setattr(train, "training_passages", lambda: PASSAGES)
+    monkeypatch.setattr(index.embed, "load_embedder", lambda *a, **k: object())
+    monkeypatch.setattr(index.embed, "packaged_model_dir", lambda: tmp_path)
+    monkeypatch.setattr(train, "mine_triplets", lambda labelled, *a, **k: seen.setdefault(
+        "encoder", [item.writer for item in labelled]))
+    monkeypatch.setattr(train, "train_encoder", lambda *a, **k: {"seconds": 0.0})
+    monkeypatch.setattr(train, "fit_decisions", lambda *a, extra_questions=(), **k: seen.setdefault(
+        "decisions", list(extra_questions)))
+    train.run_training(models_dir=tmp_path / "models", stages=stages, writers_dir=tmp_path,
+                       progress=lambda line: None, extra_questions=confirmed)
+    assert seen["decisions"] == ([] if trains_encoder else list(confirmed))
+    assert ("record" in seen.get("encoder", [])) is trains_encoder
