@@ -218,16 +218,22 @@ def small_png(png: bytes) -> bytes:
     return out.getvalue()
 
 
-def test_every_view_at_phone_width(app_url):  # noqa: F811
+DESKTOP = {"width": 1300, "height": 900}
+
+
+@pytest.mark.parametrize("screen", ["phone", "desktop"])
+def test_every_view_at_phone_and_desktop_width(app_url, screen):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
+    viewport, suffix = (PHONE, "390") if screen == "phone" else (DESKTOP, "1300")
     folder = ARTIFACTS / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     overflow = {}
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+            page = (browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True) if screen == "phone"
+                    else browser.new_page(viewport=DESKTOP))
             for view, path in VIEWS.items():
                 open_view(page, app_url + path,
                           {"ask": "text=This did not", "compare": ".pqa-row", "matrix": "table.pqa-cov",
@@ -240,15 +246,15 @@ def test_every_view_at_phone_width(app_url):  # noqa: F811
                         && !e.closest('[data-testid=stDataFrame]'); })
                     .map(e => e.tagName + '.' + e.className).slice(0, 5)""")
                 height = page.evaluate(HEIGHT)
-                page.set_viewport_size({"width": PHONE["width"], "height": min(height + 40, 6000)})
+                page.set_viewport_size({"width": viewport["width"], "height": min(height + 40, 6000)})
                 page.wait_for_timeout(500)
-                (folder / f"{view}-390.png").write_bytes(small_png(page.screenshot()))
-                page.set_viewport_size(PHONE)
+                (folder / f"{view}-{suffix}.png").write_bytes(small_png(page.screenshot()))
+                page.set_viewport_size(viewport)
         finally:
             browser.close()
     if os.environ.get("PROTOCOL_QA_UPDATE_SCREENSHOTS") == "1":
         target = ROOT / "docs" / "screenshots"
         target.mkdir(exist_ok=True)
-        for shot in folder.glob("*-390.png"):
+        for shot in folder.glob(f"*-{suffix}.png"):
             shutil.copy(shot, target / shot.name)
     assert not any(overflow.values()), overflow
