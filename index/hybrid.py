@@ -172,7 +172,40 @@ def _read_jsonl(path: Path, offsets: np.ndarray, decode: Callable[[dict], Any], 
         return [decode(json.loads(line)) for line in handle]
 
 
-class HybridIndex:
+class IndexFacts:
+    """What every index engine says about itself from its ``metadata`` and ``passages``
+    (the embedded :class:`HybridIndex` and :class:`index.milvus_index.MilvusIndex`)."""
+
+    metadata: dict
+    passages: Sequence[Passage]
+
+    @property
+    def fingerprint(self) -> str:
+        """Fingerprint of the corpus (passages and documents)."""
+        return self.metadata["corpus_fingerprint"]
+
+    @property
+    def model_name(self) -> str:
+        return self.metadata["model"]["name"]
+
+    @property
+    def model_fingerprint(self) -> str:
+        return self.metadata["model"]["fingerprint"]
+
+    @property
+    def dim(self) -> int:
+        return int(self.metadata["model"]["dim"])
+
+    def _token_set(self, row: int, context: bool = False) -> frozenset[str]:
+        """The distinct tokens of passage ``row``'s text, or with ``context`` of its
+        retrieval text (heading path and text). Kept for the most recent
+        ``TOKEN_SETS`` calls as ``token_set``: a comparison asks for the same
+        clauses once per council, and every question for its best three."""
+        passage = self.passages[row]
+        return frozenset(tokenize(passage.retrieval_text if context else passage.text))
+
+
+class HybridIndex(IndexFacts):
     """Passages with a BM25 index and a dense index over the same rows.
 
     Row ``i`` of every structure is ``passages[i]``. Read-only once built or
@@ -196,24 +229,6 @@ class HybridIndex:
         # None for an index built without them (computed on first use by qa.provisions).
         self.provisions: list | None = None
         self.token_set = lru_cache(maxsize=TOKEN_SETS)(self._token_set)
-
-    # ---------------------------------------------------------------- properties
-    @property
-    def fingerprint(self) -> str:
-        """Fingerprint of the corpus (passages and documents)."""
-        return self.metadata["corpus_fingerprint"]
-
-    @property
-    def model_name(self) -> str:
-        return self.metadata["model"]["name"]
-
-    @property
-    def model_fingerprint(self) -> str:
-        return self.metadata["model"]["fingerprint"]
-
-    @property
-    def dim(self) -> int:
-        return int(self.metadata["model"]["dim"])
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -282,14 +297,6 @@ class HybridIndex:
         if len(rows) == 0:
             return 0.0
         return float((np.asarray(self.embeddings[np.asarray(rows)]) @ np.asarray(vectors).T).max())
-
-    def _token_set(self, row: int, context: bool = False) -> frozenset[str]:
-        """The distinct tokens of passage ``row``'s text, or with ``context`` of its
-        retrieval text (heading path and text). Kept for the most recent
-        ``TOKEN_SETS`` calls as ``token_set``: a comparison asks for the same
-        clauses once per council, and every question for its best three."""
-        passage = self.passages[row]
-        return frozenset(tokenize(passage.retrieval_text if context else passage.text))
 
     def vector(self, row: int) -> np.ndarray:
         """The stored unit embedding of passage ``row``."""
@@ -473,14 +480,21 @@ class HybridIndex:
 
 
 def _authority_documents(passages: Iterable[Passage]) -> list[list]:
+    return group_authority_documents((p.authority, p.document, p.kind) for p in passages)
+
+
+def group_authority_documents(rows: Iterable[tuple[str, str, str]]) -> list[list]:
+    """[authority, [titles], kind] per authority from (authority, title, kind) rows, in
+    first-seen order: titles distinct in order, kind "model_code" when any row is one,
+    else the first row's."""
     seen: dict[str, list] = {}
-    for passage in passages:
-        entry = seen.get(passage.authority)
+    for authority, title, kind in rows:
+        entry = seen.get(authority)
         if entry is None:
-            entry = seen[passage.authority] = [passage.authority, [], passage.kind]
-        if passage.document not in entry[1]:
-            entry[1].append(passage.document)
-        if passage.kind == "model_code":
+            entry = seen[authority] = [authority, [], kind]
+        if title not in entry[1]:
+            entry[1].append(title)
+        if kind == "model_code":
             entry[2] = "model_code"
     return list(seen.values())
 

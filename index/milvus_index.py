@@ -27,7 +27,8 @@ from functools import lru_cache
 import numpy as np
 
 from index import milvus as mv
-from index.lexical import BM25Params, Term, tokenize, top_k_indices
+from index.hybrid import IndexFacts, group_authority_documents
+from index.lexical import BM25Params, Term, top_k_indices
 from index.location import IndexLocation
 from index.sparse import bm25, idf, query_vector, term_id
 from ingest.passage import Passage
@@ -168,7 +169,7 @@ class _Scores:
         return value
 
 
-class MilvusIndex:
+class MilvusIndex(IndexFacts):
     """A read-only snapshot of a Milvus index; safe to share across threads."""
 
     def __init__(self, client, location: IndexLocation, settings: mv.MilvusSettings, meta: dict,
@@ -250,23 +251,6 @@ class MilvusIndex:
         """This view if nothing was published since it was taken (:func:`index.milvus.catalog_stamp`),
         else a new snapshot over the same client."""
         return self if mv.catalog_stamp(self.client) == self.stamp else self.reopen()
-
-    # ------------------------------------------------------------ properties
-    @property
-    def fingerprint(self) -> str:
-        return self.metadata["corpus_fingerprint"]
-
-    @property
-    def model_name(self) -> str:
-        return self.metadata["model"]["name"]
-
-    @property
-    def model_fingerprint(self) -> str:
-        return self.metadata["model"]["fingerprint"]
-
-    @property
-    def dim(self) -> int:
-        return int(self.metadata["model"]["dim"])
 
     def __len__(self) -> int:
         return self.n_passages
@@ -363,10 +347,6 @@ class MilvusIndex:
     def vector(self, row: int) -> np.ndarray:
         return self.row(row).vector
 
-    def _token_set(self, row: int, context: bool = False) -> frozenset[str]:
-        passage = self.passages[row]
-        return frozenset(tokenize(passage.retrieval_text if context else passage.text))
-
     # ------------------------------------------------------------ filters and facets
     def mask(self, authorities: Iterable[str] | None = None, kinds: Iterable[str] | None = None,
              statuses: Iterable[str] | None = None) -> Selection | None:
@@ -390,15 +370,9 @@ class MilvusIndex:
         return sorted({row["value"][facet] for row in self.catalog})
 
     def authority_documents(self) -> list[tuple[str, tuple[str, ...], str]]:
-        seen: dict[str, list] = {}
-        for row in self.catalog:
-            value = row["value"]
-            entry = seen.setdefault(value["authority"], [value["authority"], [], value["kind"]])
-            if value["title"] not in entry[1]:
-                entry[1].append(value["title"])
-            if value["kind"] == "model_code":
-                entry[2] = "model_code"
-        return [(authority, tuple(titles), kind) for authority, titles, kind in seen.values()]
+        grouped = group_authority_documents((row["value"]["authority"], row["value"]["title"], row["value"]["kind"])
+                                            for row in self.catalog)
+        return [(authority, tuple(titles), kind) for authority, titles, kind in grouped]
 
     # ------------------------------------------------------------ provisions
     def _provisions(self, stored: list[dict]) -> list | None:
