@@ -84,29 +84,37 @@ def server_env(tmp_path_factory):
     return env
 
 
+def start_server(command, env, log: Path, health: str, what: str, timeout: float = 120) -> subprocess.Popen:
+    """Start a server process (its output in ``log``) and wait until ``health`` answers."""
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    wait_until(lambda: process.poll() is not None or healthy(health), timeout, what)
+    assert process.poll() is None, log.read_text()[-2000:]
+    return process
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def app_url(server_env):
     port = free_port()
-    log = ARTIFACTS / "streamlit-server.log"
     ARTIFACTS.mkdir(exist_ok=True)
-    with open(log, "w") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=server_env, stdout=output, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_until(lambda: server.poll() is not None or healthy(f"{url}/_stcore/health"), 60, "the server")
-            assert server.poll() is None, log.read_text()[-2000:]
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=10)
+    url = f"http://127.0.0.1:{port}"
+    server = start_server(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        server_env, ARTIFACTS / "streamlit-server.log", f"{url}/_stcore/health", "the server", timeout=60)
+    try:
+        yield url
+    finally:
+        stop_server(server)
 
 
 def test_ask_then_compare_in_a_real_browser(app_url):

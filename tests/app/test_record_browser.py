@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.test_browser import ARTIFACTS, free_port, healthy, launch, wait_until
+from tests.app.test_browser import ARTIFACTS, free_port, launch, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ARTIFACTS / "record"
@@ -42,23 +42,6 @@ READER = {"sub": "reader", "email": "reader@council.example", "name": "Sam Reade
 DEPUTY = {"sub": "deputy", "email": "deputy@council.example", "name": "Jo Deputy", "roles": ["MonitoringOfficer"]}
 
 pytestmark = pytest.mark.browser
-
-
-def _start(command, env, log: Path, health: str, what: str) -> subprocess.Popen:
-    with open(log, "w") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-    wait_until(lambda: process.poll() is not None or healthy(health), 120, what)
-    assert process.poll() is None, log.read_text()[-2000:]
-    return process
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +63,7 @@ def site(tmp_path_factory):
     ingest()
     SHOTS.mkdir(parents=True, exist_ok=True)
     provider_port, app_port = free_port(), free_port()
-    provider = _start([sys.executable, "-m", "oidc_provider_mock", "--port", str(provider_port),
+    provider = start_server([sys.executable, "-m", "oidc_provider_mock", "--port", str(provider_port),
                        *(arg for user in (MONITORING_OFFICER, READER, DEPUTY)
                          for arg in ("--user-claims", json.dumps(user)))],
                       env, SHOTS / "oidc-provider.log",
@@ -95,7 +78,7 @@ def site(tmp_path_factory):
         f'server_metadata_url = "http://127.0.0.1:{provider_port}/.well-known/openid-configuration"\n',
         encoding="utf-8")
     try:
-        app = _start([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(app_port),
+        app = start_server([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(app_port),
                       "--server.address", "127.0.0.1", "--server.headless", "true",
                       "--browser.gatherUsageStats", "false", "--secrets.files", str(secrets_file)],
                      env, SHOTS / "streamlit-server.log", f"http://127.0.0.1:{app_port}/_stcore/health", "the app")
@@ -103,9 +86,9 @@ def site(tmp_path_factory):
             yield {"url": f"http://127.0.0.1:{app_port}", "corpus": corpus, "ingest": ingest,
                    "db": folder / "record.sqlite3"}
         finally:
-            _stop(app)
+            stop_server(app)
     finally:
-        _stop(provider)
+        stop_server(provider)
 
 
 def _ask(page, url: str, question: str):
