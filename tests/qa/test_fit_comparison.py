@@ -33,7 +33,35 @@ def test_fitting_finds_the_features_that_decide():
     assert set(model.weights) == set(FEATURE_NAMES)
 
 
-def test_decisions_left_out_one_question_at_a_time_are_mostly_right():
+def test_each_question_is_decided_by_a_model_fitted_without_it(monkeypatch):
+    import qa.fit_comparison as fit_comparison
+
+    examples = made_up_examples(n=90)
+    question_of = {id(e.features): e.question for e in examples}
+    fits: list[set[str]] = []
+    leaks: list[str] = []
+    real_fit = fit_comparison.fit
+
+    def recording_fit(train, c=fit_comparison.DEFAULT_C, **kwargs):
+        seen = {e.question for e in train}
+        fits.append(seen)
+        model = real_fit(train, c, **kwargs)
+
+        class Spy:
+            def score_values(self, features):
+                if question_of[id(features)] in seen:
+                    leaks.append(question_of[id(features)])
+                return model.score_values(features)
+        return Spy()
+
+    monkeypatch.setattr(fit_comparison, "fit", recording_fit)
+    decisions = held_out_decisions(examples, folds=10)
+    assert len(decisions) == len(examples)
+    assert len(fits) == 10  # one fit per fold, not one per question
+    assert leaks == []
+
+
+def test_decisions_of_held_out_questions_are_mostly_right():
     examples = made_up_examples(n=180)
     decisions = held_out_decisions(examples)
     right = sum(d == e.addresses for e, d in zip(examples, decisions))
