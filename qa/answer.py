@@ -25,8 +25,8 @@ from .abstain import (AbstentionModel, AbstentionPolicy, AbstentionSignals, Comp
 from .config import load_pipeline
 from .highlight import best_sentence
 from .rerank import Reranker, load_reranker
-from .ranking import (FusionMode, blend_scores, convex_scores, diversify, fold_copies, rank_positions, rerank_scores,
-                      rrf_scores, top_positions)
+from .ranking import (FusionMode, blend_scores, convex_scores, distinct_head, diversify, fold_copies, rank_positions,
+                      rerank_scores, rrf_scores, top_positions)
 from .vocabulary import (Interpretation, SynonymGroup, asker_role, corpus_names, in_corpus_words, interpret,
                          load_vocabulary, named_authorities, role_names, unknown_councils, without_authority_names)
 
@@ -315,6 +315,7 @@ class Answerer:
         self.rerank_depth = settings.rerank_depth if rerank_depth is None else rerank_depth
         self.rerank_weight = settings.rerank_weight if rerank_weight is None else rerank_weight
         self.compare_rerank_depth = settings.compare_rerank_depth
+        self.rerank_pairs = settings.rerank_pairs
         self.compare_gate = settings.compare_gate
         self.fold_copies = settings.fold_copies
         if synonym_sets:
@@ -410,7 +411,8 @@ class Answerer:
                                 top_positions(dense, AGREEMENT_DEPTH), depth=AGREEMENT_DEPTH),
             normative=query.normative,
             long=query.long,
-            rerank_top=max((query.reranked.get(p, 0.0) for p, _ in ranked[:self.rerank_depth]), default=0.0),
+            rerank_top=max((query.reranked.get(p, 0.0) for p, _ in ranked[:max(self.rerank_pairs, self.rerank_depth)]),
+                           default=0.0),
             scope=self.scope.score(query.vectors[0]) if self.scope is not None else 0.0,
         )
 
@@ -520,11 +522,14 @@ class Answerer:
 
     def rerank(self, query: Query, order: list[int], fused: dict[int, float],
                depth: int) -> tuple[list[int], dict[int, float]]:
-        """The first ``depth`` candidates reordered by the cross-encoder: each scores
-        ``rerank_weight`` times its probability plus the rest times its fused score
-        scaled to 0..1 over those candidates (``blend_scores``); the rest follow in
-        fused order, scored below them."""
-        head, tail = order[:depth], order[depth:]
+        """The first candidates covering ``depth`` different clauses (copies and rewordings
+        of one provision counted once, at most ``rerank_pairs`` candidates: :func:`distinct_head`)
+        reordered by the cross-encoder: each scores ``rerank_weight`` times its probability
+        plus the rest times its fused score scaled to 0..1 over those candidates
+        (``blend_scores``); the rest follow in fused order, scored below them."""
+        group_of = self.provision_key if self.index.provisions is not None else (lambda position: None)
+        head = distinct_head(order, depth, group_of, max(self.rerank_pairs, depth))
+        tail = order[len(head):]
         new = [p for p in head if p not in query.reranked]
         if new:
             probabilities = self.reranker.scores(query.text, [self.index.passages[p].retrieval_text for p in new])
@@ -574,6 +579,12 @@ class Answerer:
         from .provisions import copy_key
 
         return copy_key(self.index, position)
+
+    def provision_key(self, position: int) -> str | None:
+        """The provision of a clause with copies or rewordings elsewhere, for :func:`distinct_head`."""
+        from .provisions import provision_key
+
+        return provision_key(self.index, position)
 
     def lineage(self, position: int) -> tuple[str, list[dict]]:
         """The passage's provision and its copies elsewhere, when the index was saved with provisions

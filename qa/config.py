@@ -149,6 +149,7 @@ class PipelineSettings:
     rerank_depth: int
     rerank_weight: float
     compare_rerank_depth: int
+    rerank_pairs: int
     compare_gate: bool
     fold_copies: bool
 
@@ -157,7 +158,7 @@ class PipelineSettings:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
-        for name in ("rerank_depth", "compare_rerank_depth"):
+        for name in ("rerank_depth", "compare_rerank_depth", "rerank_pairs"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
 

@@ -97,6 +97,13 @@ def copy_key(index, row: int) -> str | None:
     return provision.id if likeness == "identical" else None
 
 
+def provision_key(index, row: int) -> str | None:
+    """The provision id of the passage at ``row`` (an identical copy or a rewording of
+    other councils' clauses), else None."""
+    number = int(_row_lookup(index)[row])
+    return index.provisions[number].id if number >= 0 else None
+
+
 def find_document(index, typed: str) -> dict:
     """The document record a user means by ``typed``: its source file name, its title, or its
     council when the council has one document (case-insensitive; a unique part is enough)."""

@@ -144,6 +144,31 @@ def diversify(ranked: Sequence[int], group_of, per_group: int = 1, limit: int | 
     return kept + deferred
 
 
+def distinct_head(order: Sequence[int], depth: int, group_of, limit: int) -> list[int]:
+    """The first candidates of ``order`` that cover ``depth`` distinct groups
+    (``group_of(position)``: a key shared by copies and rewordings of one clause, or
+    None for a clause of its own), at most ``limit`` of them.
+
+    A reranker that reads the first ``depth`` candidates reads fewer different
+    clauses as a corpus fills with copies of the national models: three parish
+    councils' copies of one standing order take three of its places. Counting
+    each group once keeps what it reads as the corpus grows (docs/inference.md).
+    """
+    seen: set = set()
+    head: list[int] = []
+    for position in order:
+        if len(head) == limit:
+            break
+        group = group_of(position)
+        key = ("clause", position) if group is None else group
+        if key not in seen:
+            if len(seen) == depth:
+                break
+            seen.add(key)
+        head.append(position)
+    return head
+
+
 def fold_copies(ranked: Sequence[tuple[int, float]], copy_of) -> list[tuple[int, float]]:
     """Keep the first of each set of identical copies of one clause (``copy_of(position)``
     gives a key shared by identical copies, or None); later copies are left out, and the

@@ -137,3 +137,15 @@ def test_fold_copies_keeps_the_first_of_identical_copies_and_moves_the_rest_up()
     keys = {10: "P-a", 11: "P-a", 12: None, 13: "P-a", 14: "P-b"}
     assert fold_copies(ranked, keys.get) == [(10, 0.9), (12, 0.7), (14, 0.5)]
     assert fold_copies(ranked, lambda position: None) == ranked
+
+
+def test_the_reranked_head_counts_copies_of_one_clause_once():
+    from qa.ranking import distinct_head
+
+    groups = {1: "P-a", 2: "P-a", 3: None, 4: "P-b", 5: "P-a", 6: None, 7: None}
+    # 1 and 2 are copies of one provision: the head reaches three different clauses at 4.
+    assert distinct_head([1, 2, 3, 4, 5, 6, 7], 3, groups.get, limit=10) == [1, 2, 3, 4, 5]
+    # never more than `limit` candidates, however many copies
+    assert distinct_head([1, 2, 5, 3, 4], 3, groups.get, limit=2) == [1, 2]
+    # without groups it is the first `depth`
+    assert distinct_head([7, 6, 3, 1], 2, lambda p: None, limit=10) == [7, 6]
