@@ -1,4 +1,4 @@
-"""Twenty browser sessions that try to upload a large file without the administrator token
+"""Ten browser sessions that try to upload a large file without the administrator token
 leave the server's memory where it was (a real server, a real browser).
 
 Before the sign-in step, choosing a file sent it to the server at once: ten
@@ -22,7 +22,7 @@ from .test_browser import ARTIFACTS, ROOT, free_port, healthy, launch, wait_unti
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-SESSIONS = 20
+SESSIONS = 10  # twenty until the suite grew; ten still show a held file (45 MB each) at once
 FILE_MB = 45
 
 
@@ -85,8 +85,8 @@ def test_sessions_without_the_token_cannot_make_the_server_hold_files(upload_ser
             for page in pages:
                 expect(page.get_by_label("Administrator token")).to_be_visible(timeout=120_000)
                 assert page.locator("input[type=file]").count() == 0  # nothing to choose a file with
-                with pytest.raises(Exception):
-                    page.set_input_files("input[type=file]", str(big), timeout=2_000)
+            with pytest.raises(Exception):  # and choosing one anyway finds no control (once: it waits out its timeout)
+                pages[0].set_input_files("input[type=file]", str(big), timeout=2_000)
             time.sleep(2)
             during = rss_mb(pid)
             for page in pages:
