@@ -532,8 +532,11 @@ class Answerer:
         tail = order[len(head):]
         new = [p for p in head if p not in query.reranked]
         if new:
-            probabilities = self.reranker.scores(query.text, [self.index.passages[p].retrieval_text for p in new])
-            query.reranked.update(zip(new, map(float, probabilities)))
+            # Identical copies (same heading and words) are read once.
+            texts = {p: self.index.passages[p].retrieval_text for p in new}
+            distinct = list(dict.fromkeys(texts.values()))
+            probability = dict(zip(distinct, map(float, self.reranker.scores(query.text, distinct))))
+            query.reranked.update((p, probability[texts[p]]) for p in new)
         blended = rerank_scores(np.array([fused[p] for p in head]), np.array([query.reranked[p] for p in head]),
                                 self.rerank_weight)
         scored = dict(zip(head, blended.tolist()))

@@ -143,3 +143,47 @@ def test_ask_names_the_other_councils_holding_the_same_clause(corpus_index, caps
     assert shared, answer["results"]
     first = shared[0]
     assert first["also_in"] and all(c["authority"] != first["authority"] for c in first["also_in"])
+
+
+class CountingReranker:
+    """Scores every text 0.5 but the preferred one; records each text it is asked to read."""
+
+    def __init__(self, preferred: str = ""):
+        self.preferred, self.read = preferred, []
+
+    def scores(self, question, texts):
+        import numpy as np
+
+        self.read.extend(texts)
+        return np.array([0.9 if t == self.preferred else 0.5 for t in texts], dtype=np.float32)
+
+
+def test_the_reranker_reads_different_clauses_and_each_copy_once(tmp_path):
+    from qa.answer import Answerer
+
+    shared = ("Party Groups\n\nOfficers may properly be called upon to support and contribute to party group "
+              "deliberations, but party group meetings cannot make decisions on behalf of the Council.\n")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("Ashby", "Bexley", "Corby"):
+        (corpus / f"{name.lower()}-borough-council-protocol.txt").write_text(
+            f"{name} Borough Council Member Officer Protocol\n\n" + shared
+            + f"\nMeetings\n\n{name} party group meetings are held in private and chaired by the group leader.\n",
+            encoding="utf-8")
+    update_index([corpus], tmp_path / "index", FakeEmbedder())
+    index = HybridIndex.load(tmp_path / "index")
+    assert index.provisions, "the three copies of the party group clause are one provision"
+    reranker = CountingReranker()
+    answerer = Answerer(index, FakeEmbedder(), reranker=reranker, rerank_depth=2, rerank_weight=0.5)
+    answerer.rerank_pairs = 10
+    query = answerer.prepare("Can party group meetings make decisions for the council?")
+    ranked, _, _ = answerer.ranked(query)
+    head = list(query.reranked)
+    groups = {answerer.provision_key(p) or ("clause", p) for p in head}
+    assert len(groups) == 2  # two different clauses read, however many copies of them
+    assert len(head) > 2  # the copies of the shared clause did not take the second clause's place
+    copies = [p for p in head if "cannot make decisions" in index.passages[p].text]
+    assert len(copies) == 3
+    # the three copies share one text: the reranker read it once and each copy got its score
+    assert len(reranker.read) == len(set(reranker.read)) == len({index.passages[p].retrieval_text for p in head})
+    assert len({query.reranked[p] for p in copies}) == 1
