@@ -94,6 +94,16 @@ class Result:
 
 
 @dataclass(frozen=True)
+class FusedRun:
+    """One retrieval, fused: the candidates best first, their fused scores, and each retriever's."""
+
+    order: list[int]
+    fused: dict[int, float]
+    lexical: dict[int, float]
+    dense: dict[int, float]
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     answered: bool
@@ -509,34 +519,58 @@ class Answerer:
         given, is how many results will be used: only those are diversified.
         ``rerank_depth`` overrides how many candidates the reranker reads.
         """
+        fused_run = self.fused(query, allowed, candidates, adjust_dense)
+        return self.finish(query, fused_run, shown=shown, rerank_depth=rerank_depth)
+
+    def fused(self, query: Query, allowed: np.ndarray | None = None, candidates: int = CANDIDATES,
+              adjust_dense: Callable[[dict[int, float]], dict[int, float]] | None = None) -> FusedRun:
+        """Retrieve and fuse: the candidates in fused order, before any reranking."""
         lexical, dense = self.retrieve(query, allowed, candidates)
         if adjust_dense is not None:
             dense = adjust_dense(dense)
         fused = self.fuse(lexical, dense, query.lexical_ceiling)
-        order = rank_positions(fused)
-        if self.reranker is not None and order and self.rerank_depth:
-            order, fused = self.rerank(query, order, fused, rerank_depth or self.rerank_depth)
-        if self.per_group:
-            order = diversify(order, self.list_group, self.per_group, limit=shown)
-        return [(p, fused[p]) for p in order], lexical, dense
+        return FusedRun(rank_positions(fused), fused, lexical, dense)
 
-    def rerank(self, query: Query, order: list[int], fused: dict[int, float],
-               depth: int) -> tuple[list[int], dict[int, float]]:
-        """The first candidates covering ``depth`` different clauses (copies and rewordings
-        of one provision counted once, at most ``rerank_pairs`` candidates: :func:`distinct_head`)
-        reordered by the cross-encoder: each scores ``rerank_weight`` times its probability
-        plus the rest times its fused score scaled to 0..1 over those candidates
-        (``blend_scores``); the rest follow in fused order, scored below them."""
+    def reranks(self, rerank_depth: int | None = None) -> int:
+        """How many different clauses the reranker reads (0: it reads none)."""
+        return (rerank_depth or self.rerank_depth) if self.reranker is not None and self.rerank_depth else 0
+
+    def rerank_head(self, order: Sequence[int], depth: int) -> list[int]:
+        """The first candidates covering ``depth`` different clauses, copies and rewordings
+        of one provision counted once, at most ``rerank_pairs`` of them (:func:`distinct_head`)."""
         group_of = self.provision_key if self.index.provisions is not None else (lambda position: None)
-        head = distinct_head(order, depth, group_of, max(self.rerank_pairs, depth))
-        tail = order[len(head):]
-        new = [p for p in head if p not in query.reranked]
+        return distinct_head(order, depth, group_of, max(self.rerank_pairs, depth))
+
+    def score(self, query: Query, positions: Iterable[int]) -> None:
+        """The reranker's probability of each of ``positions`` not yet scored for this
+        question, in one call; identical copies (same heading and words) are read once."""
+        new = [p for p in dict.fromkeys(positions) if p not in query.reranked]
         if new:
-            # Identical copies (same heading and words) are read once.
             texts = {p: self.index.passages[p].retrieval_text for p in new}
             distinct = list(dict.fromkeys(texts.values()))
             probability = dict(zip(distinct, map(float, self.reranker.scores(query.text, distinct))))
             query.reranked.update((p, probability[texts[p]]) for p in new)
+
+    def finish(self, query: Query, run: FusedRun, *, shown: int | None = None,
+               rerank_depth: int | None = None) -> tuple[list[tuple[int, float]], dict[int, float], dict[int, float]]:
+        """Rerank (when there is a reranker) and diversify a fused run."""
+        order, fused = run.order, run.fused
+        depth = self.reranks(rerank_depth)
+        if depth and order:
+            order, fused = self.rerank(query, order, fused, depth)
+        if self.per_group:
+            order = diversify(order, self.list_group, self.per_group, limit=shown)
+        return [(p, fused[p]) for p in order], run.lexical, run.dense
+
+    def rerank(self, query: Query, order: list[int], fused: dict[int, float],
+               depth: int) -> tuple[list[int], dict[int, float]]:
+        """The first candidates covering ``depth`` different clauses (:meth:`rerank_head`)
+        reordered by the cross-encoder: each scores ``rerank_weight`` times its probability
+        plus the rest times its fused score scaled to 0..1 over those candidates
+        (``blend_scores``); the rest follow in fused order, scored below them."""
+        head = self.rerank_head(order, depth)
+        tail = order[len(head):]
+        self.score(query, head)
         blended = rerank_scores(np.array([fused[p] for p in head]), np.array([query.reranked[p] for p in head]),
                                 self.rerank_weight)
         scored = dict(zip(head, blended.tolist()))

@@ -134,11 +134,16 @@ def authority_runs(answerer: Answerer, query: Query, order: Sequence[tuple[str, 
     def adjust(a_dense: dict[int, float]) -> dict[int, float]:
         return lend_to_copies(a_dense, answerer.index.token_set, lenders)
 
+    fused_runs = [answerer.fused(query, answerer.index.mask(authorities=[name]), candidates=30, adjust_dense=adjust)
+                  for name, _title, _kind in order]
+    depth = answerer.reranks(answerer.compare_rerank_depth)
+    if depth:
+        # Every council's head read by the reranker in one call (six calls of three pairs
+        # took 81 ms, one of eighteen 53 ms: docs/performance.md).
+        answerer.score(query, [p for run in fused_runs for p in answerer.rerank_head(run.order, depth)])
     runs = []
-    for name, title, kind in order:
-        allowed = answerer.index.mask(authorities=[name])
-        ranked_, lexical_, dense_ = answerer.ranked(query, allowed, candidates=30, adjust_dense=adjust,
-                                                    rerank_depth=answerer.compare_rerank_depth)
+    for (name, title, kind), fused_run in zip(order, fused_runs):
+        ranked_, lexical_, dense_ = answerer.finish(query, fused_run, rerank_depth=answerer.compare_rerank_depth)
         signals = answerer.signals(query, lexical_, dense_, ranked_)
         runs.append(_AuthorityRun(name, title, kind, ranked_, lexical_, dense_, signals,
                                   evidence(signals, answerer.policy)))

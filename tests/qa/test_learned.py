@@ -30,10 +30,11 @@ class FakeReranker:
     """Prefers one passage text; counts what it is asked to score."""
 
     def __init__(self, preferred: str):
-        self.preferred, self.scored = preferred, 0
+        self.preferred, self.scored, self.calls = preferred, 0, 0
 
     def scores(self, question, texts):
         self.scored += len(texts)
+        self.calls += 1
         return np.array([0.95 if t == self.preferred else 0.05 for t in texts], dtype=np.float32)
 
 
@@ -51,6 +52,19 @@ def test_the_reranker_reorders_the_first_candidates_and_scores_each_once_per_que
     assert fake.scored == scored and len(query.reranked) == scored <= 5
     signals = reranked.signals(query, *reranked.retrieve(query, None), ranked)
     assert signals.rerank_top == pytest.approx(0.95)
+
+
+def test_a_comparison_reads_every_councils_first_clauses_in_one_call(answerer):
+    from qa.compare import compare
+
+    fake = FakeReranker("no passage has this text")
+    reranked = answerer.variant(reranker=fake, rerank_depth=5, rerank_weight=0.6)
+    reranked.compare_rerank_depth = 3
+    result = compare(reranked, "Must gifts be registered?")
+    assert len(result.authorities) >= 3
+    # one call for the whole question's head, one for all the councils' heads
+    assert fake.calls == 2, fake.calls
+    assert fake.scored >= 3 * 2  # every council's head was read
 
 
 def test_without_a_reranker_the_signal_is_zero_and_the_fused_order_stands(answerer):
