@@ -86,13 +86,17 @@ def lineage(index, row: int) -> tuple[str, list[dict]]:
     return provision.id, also
 
 
+def _provision_at(index, row: int) -> Provision | None:
+    number = int(_row_lookup(index)[row])
+    return index.provisions[number] if number >= 0 else None
+
+
 def copy_key(index, row: int) -> str | None:
     """The provision id of the passage at ``row`` when it is an identical copy of its
     provision's clause (so two such passages say the same words), else None."""
-    number = int(_row_lookup(index)[row])
-    if number < 0:
+    provision = _provision_at(index, row)
+    if provision is None:
         return None
-    provision = index.provisions[number]
     likeness = next(likeness for member, likeness, _overlap in provision.members if member == row)
     return provision.id if likeness == "identical" else None
 
@@ -100,8 +104,8 @@ def copy_key(index, row: int) -> str | None:
 def provision_key(index, row: int) -> str | None:
     """The provision id of the passage at ``row`` (an identical copy or a rewording of
     other councils' clauses), else None."""
-    number = int(_row_lookup(index)[row])
-    return index.provisions[number].id if number >= 0 else None
+    provision = _provision_at(index, row)
+    return provision.id if provision is not None else None
 
 
 def find_document(index, typed: str) -> dict:
