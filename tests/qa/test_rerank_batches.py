@@ -1,0 +1,68 @@
+"""The reranker reads pairs in batches of like length, and every score goes back to its own text."""
+
+import numpy as np
+import pytest
+
+from qa.rerank import RERANKER_DIR, Reranker, length_batches
+
+
+def padded(lengths, batches, overhead):
+    return sum(len(b) * max(lengths[i] for i in b) + overhead for b in batches)
+
+
+def test_like_lengths_share_a_batch_and_a_long_one_reads_alone():
+    lengths = [10, 100, 12, 11, 98]
+    batches = length_batches(lengths, overhead=20)
+    assert sorted(i for b in batches for i in b) == list(range(5))
+    assert [sorted(b) for b in batches] == [[0, 2, 3], [1, 4]]
+    # fewer word pieces than one batch of all five
+    assert padded(lengths, batches, 20) < padded(lengths, [list(range(5))], 20)
+
+
+@pytest.mark.parametrize("overhead", [0, 5, 40, 1e9])
+def test_the_split_is_the_cheapest_of_all_contiguous_splits(overhead):
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(5, 192, size=9).tolist()
+    best = padded(lengths, length_batches(lengths, overhead), overhead)
+    order = sorted(range(9), key=lambda i: lengths[i])
+    for mask in range(2 ** 8):  # every way of cutting the sorted list
+        cuts = [0] + [i + 1 for i in range(8) if mask >> i & 1] + [9]
+        split = [order[a:b] for a, b in zip(cuts, cuts[1:])]
+        assert best <= padded(lengths, split, overhead) + 1e-9
+    if overhead >= 1e9:
+        assert len(length_batches(lengths, overhead)) == 1
+
+
+def test_no_pairs_no_batches():
+    assert length_batches([]) == []
+
+
+class RowSession:
+    """A model whose logit for a pair depends on its own word pieces only (padding ignored)."""
+
+    def __init__(self):
+        self.widths = []
+
+    def run(self, _outputs, feed):
+        self.widths.append(feed["input_ids"].shape)
+        ids, mask = feed["input_ids"], feed["attention_mask"]
+        return [((ids * mask).sum(axis=1) % 997 / 997.0 - 0.5).reshape(-1, 1)]
+
+
+@pytest.mark.skipif(not (RERANKER_DIR / "tokenizer.json").is_file(), reason="no trained reranker's tokenizer")
+def test_each_text_gets_its_own_score_whatever_the_batches():
+    from tokenizers import Tokenizer
+
+    reranker = object.__new__(Reranker)
+    reranker._tokenizer = Tokenizer.from_file(str(RERANKER_DIR / "tokenizer.json"))
+    reranker._tokenizer.no_padding()
+    reranker._session = RowSession()
+    texts = ["Officers give impartial advice.", "Gifts " * 80, "A councillor must not bully anyone.",
+             "Hospitality over fifty pounds is registered within 28 days " * 6, "Short."]
+    reranker.batch_overhead = 1e9  # one batch
+    together = reranker.scores("may I accept a gift?", texts)
+    reranker.batch_overhead = 0  # a batch for each length
+    apart = reranker.scores("may I accept a gift?", texts)
+    np.testing.assert_allclose(apart, together)
+    assert len(reranker._session.widths) == 1 + len(set(len(e.ids) for e in reranker._tokenizer.encode_batch(
+        [("may I accept a gift?", t) for t in texts])))
