@@ -29,7 +29,7 @@ from index.lexical import LexicalIndex, tokenize
 from index.location import IndexLocation
 from index.milvus_index import MilvusIndex
 from index.provisions import adopted_model, group_provisions
-from index.update import UpdateReport, _within, document_record
+from index.update import UpdateReport, _within, document_record, unify_councils
 
 __all__ = ["update_milvus", "regroup"]
 
@@ -59,10 +59,14 @@ def update_milvus(paths: Sequence[Path | str], location: IndexLocation, embedder
         report.message = "every file failed; the index is unchanged"
         return report
 
+    records = {d.source: document_record(d) for d in result.documents}
+    batch = unify_councils(list(records.values()), result.passages, report,
+                           known=[row["value"].get("authority", "") for source, row in catalog.items()
+                                  if source not in records])
     by_source: dict[str, list] = {}
-    for passage in result.passages:
+    for passage in batch:
         by_source.setdefault(passage.source, []).append(passage)
-    lengths = [len(tokenize(p.retrieval_text)) for p in result.passages]
+    lengths = [len(tokenize(p.retrieval_text)) for p in batch]
     model = {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": int(embedder.dim)}
     meta = mv.ensure_collections(client, model=model, avgdl_ref=float(np.mean(lengths)) if lengths else 1.0,
                                  settings=settings)
@@ -70,7 +74,7 @@ def update_milvus(paths: Sequence[Path | str], location: IndexLocation, embedder
     start = time.perf_counter()
     changed_documents = []
     for document in sorted(result.documents, key=lambda d: d.source):
-        record = document_record(document)
+        record = records[document.source]
         old = catalog.get(record["source"])
         if old is not None and _same(old["value"], record):
             report.kept.append(record["source"])

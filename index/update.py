@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from index.identity import plan_sources
 from index.provisions import adopted_model, align, group_provisions
 from ingest.safe import one_line
 
-__all__ = ["UpdateReport", "update_index", "document_record", "DOCUMENT_FIELDS", "CACHE_DIR"]
+__all__ = ["UpdateReport", "update_index", "document_record", "unify_councils", "DOCUMENT_FIELDS", "CACHE_DIR"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class UpdateReport:
     dropped: list[str] = field(default_factory=list)    # sources no longer present in an ingested folder
     moved: dict[str, str] = field(default_factory=dict)  # source -> the path it was indexed from before
     lineage: dict[str, str] = field(default_factory=dict)  # source -> "adopts MODEL: how it departs"
+    renamed: dict[str, tuple[str, str]] = field(default_factory=dict)  # source -> (name inferred, council taken for)
     previous_problem: str = ""                           # why the previous index could not be reused, if so
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -72,19 +73,26 @@ class UpdateReport:
         replaced = set(self.replaced)
         for doc in getattr(self.ingest, "documents", []) or []:
             pages = f", {doc.pages} pages" if doc.pages else ""
+            authority = self.renamed[doc.source][1] if doc.source in self.renamed else doc.authority
             lines.append(f"  ingested  {one_line(doc.source)}: {len(doc.passages)} passages{pages} "
-                         f"({one_line(doc.authority)})")
+                         f"({one_line(authority)})")
             if doc.source in self.moved:
                 lines.append(f"            replaced the same document indexed from {one_line(self.moved[doc.source])}")
             elif doc.source in replaced:
                 lines.append(f"            replaced the version indexed earlier from {one_line(doc.path)}")
             if doc.source in self.lineage:
                 lines.append(f"            {one_line(self.lineage[doc.source])}")
+            if doc.source in self.renamed:
+                lines.append(f"            {one_line(renamed_note(*self.renamed[doc.source]))}")
             if doc.inferred:
                 inferred = "; ".join(f"{k} = {one_line(repr(v))}" for k, v in doc.inferred.items())
                 lines.append(f"            inferred (no manifest entry): {inferred}")
             for warning in doc.warnings:
                 lines.append(f"            warning: {one_line(warning)}")
+        read_now = {doc.source for doc in getattr(self.ingest, "documents", []) or []}
+        for source, names in self.renamed.items():
+            if source not in read_now:
+                lines.append(f"  renamed   {one_line(source)}: {one_line(renamed_note(*names))}")
         for skipped in self.skipped:
             lines.append(f"  skipped   {one_line(Path(skipped.path).name)}: {one_line(skipped.reason)}")
         for source in self.dropped:
@@ -177,6 +185,7 @@ def update_index(paths: Sequence[Path | str], index_dir: Path | str, embedder, *
 
         merged_documents, merged_passages = _merge(previous, old_documents, result, scopes, report,
                                                    plan.moved_folders)
+        merged_passages = unify_councils(merged_documents, merged_passages, report)
         fingerprint = corpus_fingerprint(merged_passages, merged_documents)
         if previous is not None and fingerprint == previous.fingerprint:
             report.message = "index is up to date"
@@ -212,6 +221,34 @@ def update_index(paths: Sequence[Path | str], index_dir: Path | str, embedder, *
         report.embedded, report.cached = built.build_stats.embedded, built.build_stats.cached
         report.passages, report.documents = len(merged_passages), len(merged_documents)
         return report
+
+
+def renamed_note(inferred: str, council: str) -> str:
+    return (f"taken for {council}: the text names it {inferred!r}, the same place without its type "
+            f"(give it a manifest entry if it is another council)")
+
+
+def unify_councils(documents: list[dict], passages: list, report: UpdateReport,
+                   known: Sequence[str] = ()) -> list:
+    """One council under one name: a document whose inferred council is another council's name
+    without its type ("Trafford Council", "Trafford Borough Council") takes that council's name
+    (:func:`ingest.infer.same_councils`), its passages with it. ``documents`` (records, changed in
+    place) are renamed, ``known`` names of other indexed documents only looked at; names from
+    manifests are kept as given. Returns ``passages`` with the renamed documents' passages renamed."""
+    from ingest.infer import same_councils
+
+    aliases = same_councils([d["authority"] for d in documents] + list(known))
+    renamed = {}
+    for document in documents:
+        council = aliases.get(document["authority"])
+        if council and document.get("attribution") == "inferred":
+            renamed[document["source"]] = (document["authority"], council)
+            document["note"] = " ".join(filter(None, [document.get("note"), renamed_note(document["authority"], council) + "."]))
+            document["authority"] = council
+    report.renamed.update(renamed)
+    if not renamed:
+        return passages
+    return [replace(p, authority=renamed[p.source][1]) if p.source in renamed else p for p in passages]
 
 
 def _record_lineage(index: HybridIndex, report: UpdateReport) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from ingest.markers import heading_like, is_upper
 
@@ -129,6 +130,34 @@ def _untyped_candidates(text: str) -> dict[str, float]:
 
 def _council_type(name: str) -> str:
     return next((kind for kind in _TYPES if f" {kind} Council" in f" {name}"), "")
+
+
+# Types of the principal councils that also print their names without a type ("Trafford
+# Council" for Trafford Borough Council). A parish, town or community council always prints its type.
+_PRINCIPAL = ("Metropolitan Borough", "County Borough", "Borough", "City", "District", "County")
+
+
+def same_councils(names: Iterable[str]) -> dict[str, str]:
+    """Names among ``names`` that are another council's name without its type, mapped to it.
+
+    "Trafford Council" is Trafford Borough Council when the corpus holds that council and
+    no other principal council of Trafford ("Trafford City Council" as well would leave it
+    alone: which one is meant cannot be told). Parish, town and community councils are never
+    the typed name ("Wokingham Council" is the borough, not Wokingham Town Council).
+    """
+    names = set(names)
+    typed: dict[str, list[str]] = {}
+    for name in names:
+        kind = next((kind for kind in _PRINCIPAL if name.endswith(f" {kind} Council")), None)
+        if kind:
+            typed.setdefault(name[:-len(f" {kind} Council")].casefold(), []).append(name)
+    out = {}
+    for name in names:
+        if name.endswith(" Council") and not _council_type(name) and not name.startswith("Council not identified"):
+            variants = typed.get(name[:-len(" Council")].casefold(), [])
+            if len(variants) == 1:
+                out[name] = variants[0]
+    return out
 
 
 def infer_authority(text: str, meta_author: str = "", folder: str = "") -> str:

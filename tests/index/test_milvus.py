@@ -299,3 +299,20 @@ def test_rows_of_a_killed_first_ingest_are_removed_by_the_next_one(tmp_path):
     left = client.query(mv.PASSAGES, filter='source == "new.txt"', output_fields=["generation"])
     assert len({row["generation"] for row in left}) == 1 and len(left) == len(passages)
     assert tags(MilvusIndex.open(location).document_rows("new.txt")) == ["kept"] * 3
+
+
+def test_a_council_named_without_its_type_joins_the_indexed_typed_council(tmp_path):
+    """As in the embedded engine (tests/index/test_update.py): a document that names itself
+    "Trafford Council" is filed under the indexed Trafford Borough Council, passages and all."""
+    location = parse_location(f"milvus-lite://{tmp_path / 'm.db'}")
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "rules.txt").write_text("Trafford Borough Council\n\nPart 4 Rules of Procedure\n\n"
+                                      "The quorum of a meeting will be one quarter of the members.\n")
+    update_milvus([folder / "rules.txt"], location, FakeEmbedder())
+    (folder / "articles.txt").write_text("Trafford Council\n\nPart 2 Articles of the Constitution\n\n"
+                                         "Councillors will have rights of access to documents.\n")
+    report = update_milvus([folder / "articles.txt"], location, FakeEmbedder())
+    assert report.renamed == {"articles.txt": ("Trafford Council", "Trafford Borough Council")}
+    index = MilvusIndex.open(location)
+    assert {p.authority for p in index.passages} == {"Trafford Borough Council"}

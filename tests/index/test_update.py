@@ -121,3 +121,33 @@ def test_real_ingest_of_a_text_file(fake_embedder, tmp_path):
     assert report.changed, report.message
     index = HybridIndex.load(tmp_path / "index")
     assert index.passages and index.documents[0]["source"] == "tiny-protocol.txt"
+
+
+def test_a_council_named_without_its_type_joins_the_typed_council(fake_embedder, tmp_path):
+    """Real ingest, no manifest: "Trafford Council" prints no type, "Trafford Borough Council" does;
+    both are one council, in whichever order the documents arrive. A manifest's name is kept."""
+    index_dir = tmp_path / "index"
+    first = write(tmp_path / "a", "articles.txt", "Trafford Council\n\nPart 2 Articles of the Constitution",
+                  "Councillors will have such rights of access to documents as are necessary.")
+    update_index([first], index_dir, fake_embedder)
+    assert {p.authority for p in HybridIndex.load(index_dir).passages} == {"Trafford Council"}
+
+    second = write(tmp_path / "b", "rules.txt", "Trafford Borough Council\n\nPart 4 Rules of Procedure",
+                   "The quorum of a meeting will be one quarter of the whole number of members.")
+    report = update_index([second], index_dir, fake_embedder)
+    index = HybridIndex.load(index_dir)
+    assert {p.authority for p in index.passages} == {"Trafford Borough Council"}
+    assert {d["authority"] for d in index.documents} == {"Trafford Borough Council"}
+    assert report.renamed == {"articles.txt": ("Trafford Council", "Trafford Borough Council")}
+    assert "renamed   articles.txt: taken for Trafford Borough Council" in report.summary()
+    note = next(d["note"] for d in index.documents if d["source"] == "articles.txt")
+    assert "'Trafford Council'" in note
+
+    # A manifest that names the council otherwise is obeyed, and nothing is renamed to it.
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "manifest.toml").write_text('[[document]]\nfile = "pay.txt"\nauthority = "Trafford Council"\ntitle = "Pay Policy"\n')
+    third = write(tmp_path / "c", "pay.txt", "Pay Policy Statement", "Chief officers' pay is set by the council.")
+    update_index([third], index_dir, fake_embedder)
+    by_source = {d["source"]: d["authority"] for d in HybridIndex.load(index_dir).documents}
+    assert by_source["pay.txt"] == "Trafford Council"
+    assert by_source["articles.txt"] == by_source["rules.txt"] == "Trafford Borough Council"
