@@ -26,7 +26,7 @@ from .config import load_pipeline
 from .highlight import best_sentence
 from .rerank import Reranker, load_reranker
 from .ranking import (FusionMode, blend_scores, convex_scores, distinct_head, diversify, fold_copies, rank_positions,
-                      rerank_scores, rrf_scores, top_positions)
+                      readers, rerank_scores, rrf_scores, top_positions)
 from .vocabulary import (Interpretation, SynonymGroup, asker_role, corpus_names, in_corpus_words, interpret,
                          load_vocabulary, named_authorities, role_names, unknown_councils, without_authority_names)
 
@@ -326,6 +326,7 @@ class Answerer:
         self.rerank_weight = settings.rerank_weight if rerank_weight is None else rerank_weight
         self.compare_rerank_depth = settings.compare_rerank_depth
         self.rerank_pairs = settings.rerank_pairs
+        self.rerank_once_per_provision = settings.rerank_once_per_provision
         self.compare_gate = settings.compare_gate
         self.fold_copies = settings.fold_copies
         if synonym_sets:
@@ -570,9 +571,16 @@ class Answerer:
         (``blend_scores``); the rest follow in fused order, scored below them."""
         head = self.rerank_head(order, depth)
         tail = order[len(head):]
-        self.score(query, head)
-        blended = rerank_scores(np.array([fused[p] for p in head]), np.array([query.reranked[p] for p in head]),
-                                self.rerank_weight)
+        if self.rerank_once_per_provision and self.index.provisions is not None:
+            # One wording of each provision read; its rewordings in the head take that reading,
+            # unless they were read already (a comparison reads each council's own copy).
+            reader = {p: p if p in query.reranked else first
+                      for p, first in readers(head, self.provision_key).items()}
+        else:
+            reader = {p: p for p in head}
+        self.score(query, reader.values())
+        blended = rerank_scores(np.array([fused[p] for p in head]),
+                                np.array([query.reranked[reader[p]] for p in head]), self.rerank_weight)
         scored = dict(zip(head, blended.tolist()))
         head = sorted(head, key=lambda p: -scored[p])
         floor = min(scored.values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import json
 import logging
 import os
@@ -374,7 +375,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         source = "writers " + ", ".join(w.writer for w in writers)
     else:
         source, questions = Path(args.file), None
-    report = run_eval(source, settings, compare_too=not args.no_compare, questions=questions)
+    also = [replace(settings, index_uri=given, index_dir=settings.index_dir) if is_uri(given) else
+            replace(settings, index_uri="", index_dir=Path(given)) for given in args.also_index or ()]
+    report = run_eval(source, settings, compare_too=not args.no_compare, questions=questions, also=also)
     print(json.dumps(report, indent=2) if args.json else report["table"])
     return EXIT_OK
 
@@ -565,6 +568,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score the writers of this split instead of a file (repeatable)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-compare", action="store_true", help="skip the comparison metrics")
+    p.add_argument("--also-index", action="append", metavar="DIR|URI",
+                   help="score the same questions on this index too, in the same run, with the change from "
+                        "--index (repeatable): how answers hold as the corpus grows")
     p.add_argument("--from-record", action="store_true",
                    help="score the record's confirmed questions and verified interpretations ($PROTOCOL_QA_DB)")
     p.set_defaults(run=cmd_eval)

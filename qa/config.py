@@ -150,6 +150,7 @@ class PipelineSettings:
     rerank_weight: float
     compare_rerank_depth: int
     rerank_pairs: int
+    rerank_once_per_provision: bool
     compare_gate: bool
     fold_copies: bool
 

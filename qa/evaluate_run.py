@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from .answer import Answerer
@@ -51,9 +52,57 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def run_eval(path, settings: Settings, *, compare_too: bool = True, questions=None) -> dict:
+def corpus_row(answerer: Answerer, label: str, questions, *, compare_too: bool = True) -> dict:
+    """The scores of the configuration ``ask`` runs (no other fusion mode) on one index."""
+    answers = [answerer.ask(q.question, top_k=10).to_dict() for q in questions]
+    row = {"index": label, "documents": len(answerer.index.documents), "passages": len(answerer.index.passages),
+           **score_answers(questions, answers).to_dict()}
+    if compare_too and any(q.kind == "multi" or q.silent for q in questions):
+        row["compare"] = score_comparisons(questions, [compare(answerer, q.question).to_dict()
+                                                       for q in questions]).to_dict()
+    return row
+
+
+def format_growth(rows: list[dict]) -> str:
+    """One line per index, each after the first with its change from the first: how the
+    answers hold as the corpus grows (docs/inference.md, "Answers as the corpus grows")."""
+    header = (f"{'index':<34}{'documents':>10}{'passages':>9}{'success@1':>11}{'success@5':>11}{'MRR@10':>9}"
+              f"{'abstain':>9}{'coverage':>10}{'false cov.':>12}")
+    lines = ["the same questions on each index", header, "-" * len(header)]
+    first = rows[0]
+    for row in rows:
+        c = row.get("compare", {})
+        lines.append(f"{row['index'][-34:]:<34}{row['documents']:>10}{row['passages']:>9}{row['success_at_1']:>11.3f}"
+                     f"{row['success_at_5']:>11.3f}{row['mrr_at_10']:>9.3f}{row['abstention_accuracy']:>9.3f}"
+                     + (f"{c['coverage']:>10.3f}{c['false_coverage']:>12.3f}" if c else ""))
+        if row is not first:
+            change = {"success@5": row["success_at_5"] - first["success_at_5"],
+                      "abstention": row["abstention_accuracy"] - first["abstention_accuracy"]}
+            if c and "compare" in first:
+                change["coverage"] = c["coverage"] - first["compare"]["coverage"]
+            lines.append("  change from the first: " + ", ".join(f"{k} {v:+.3f}" for k, v in change.items()))
+            moved = sorted(set(row["misses"]) - set(first["misses"]))
+            if moved:
+                lines.append("  missed here only: " + "; ".join(moved))
+    return "\n".join(lines)
+
+
+def run_eval(path, settings: Settings, *, compare_too: bool = True, questions=None,
+             also: Sequence[Settings] = ()) -> dict:
+    """Score a question file on ``settings``' index (every fusion mode); with ``also``, score the
+    configuration ``ask`` runs on each of those indexes too, in the same run, as ``corpora``."""
     from .service import open_answerer
 
     if questions is None and not Path(path).exists():
         raise FileNotFoundError(f"no question file at {path}")
-    return evaluate_answerer(open_answerer(settings), path, compare_too=compare_too, questions=questions)
+    answerer = open_answerer(settings)
+    report = evaluate_answerer(answerer, path, compare_too=compare_too, questions=questions)
+    if also:
+        questions = load_questions(path) if questions is None else list(questions)
+        rows = [corpus_row(answerer, str(settings.index_location), questions, compare_too=compare_too)]
+        for other in also:
+            rows.append(corpus_row(open_answerer(other, embedder=answerer.embedder), str(other.index_location),
+                                   questions, compare_too=compare_too))
+        report["corpora"] = rows
+        report["table"] += "\n\n" + format_growth(rows)
+    return report

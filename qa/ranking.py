@@ -169,6 +169,22 @@ def distinct_head(order: Sequence[int], depth: int, group_of, limit: int) -> lis
     return head
 
 
+def readers(head: Sequence[int], group_of) -> dict[int, int]:
+    """Each position of ``head`` mapped to the first position of its group (``group_of(position)``:
+    a key shared by copies and rewordings of one clause, or None for a clause of its own).
+
+    The reranker then reads one wording of each provision and its other wordings in the head
+    take that reading: rewordings of one model clause ("the Standards Committee", "the
+    Standards Board") score alike, and reading each cost as much as reading another clause
+    (docs/inference.md, "Answers as the corpus grows")."""
+    first: dict = {}
+    out = {}
+    for position in head:
+        group = group_of(position)
+        out[position] = first.setdefault(("clause", position) if group is None else group, position)
+    return out
+
+
 def fold_copies(ranked: Sequence[tuple[int, float]], copy_of) -> list[tuple[int, float]]:
     """Keep the first of each set of identical copies of one clause (``copy_of(position)``
     gives a key shared by identical copies, or None); later copies are left out, and the

@@ -144,3 +144,29 @@ def test_an_authority_may_be_given_by_part_of_its_name(index_dir, capsys):
                      "--json"]) == cli.EXIT_OK
     results = json.loads(capsys.readouterr().out)["results"]
     assert results and {r["authority"] for r in results} == {"Ashford Test Council"}
+
+
+def test_eval_scores_a_grown_index_in_the_same_run(index_dir, tmp_path, capsys):
+    """--also-index: the same questions on the corpus and on the corpus plus another
+    council's document, in one run, with the change (docs/inference.md)."""
+    grown_corpus = write_corpus(tmp_path / "grown")
+    (grown_corpus / "other.txt").write_text(
+        "Tilbury Borough Council\n\nMembers' rights\n\n1. Members are entitled to information held by the council "
+        "on a need to know basis.\n\n2. Members must register gifts over fifty pounds.\n", encoding="utf-8")
+    assert cli.main(["ingest", "-q", "--index", str(tmp_path / "grown-index"), str(grown_corpus)]) == 0
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(json.dumps(q) for q in [
+        {"id": "a", "question": "Can members ask officers for information?", "kind": "single",
+         "expect": [{"authority": "Ashford Test Council", "contains": "Members may ask officers for information"}]},
+        {"id": "b", "question": "How do I pay my council tax?", "kind": "none", "expect": []},
+    ]) + "\n", encoding="utf-8")
+    capsys.readouterr()
+    assert cli.main(["eval", str(questions), "--index", str(index_dir), "--also-index", str(tmp_path / "grown-index"),
+                     "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    first, grown = report["corpora"]
+    assert grown["documents"] == first["documents"] + 1 and grown["passages"] > first["passages"]
+    assert first["index"].endswith("index") and grown["index"].endswith("grown-index")
+    for row in (first, grown):
+        assert 0.0 <= row["success_at_5"] <= 1.0 and (row["answerable"], row["off_topic"]) == (1, 1)
+    assert "change from the first: success@5" in report["table"]

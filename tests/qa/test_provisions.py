@@ -187,3 +187,36 @@ def test_the_reranker_reads_different_clauses_and_each_copy_once(tmp_path):
     # the three copies share one text: the reranker read it once and each copy got its score
     assert len(reranker.read) == len(set(reranker.read)) == len({index.passages[p].retrieval_text for p in head})
     assert len({query.reranked[p] for p in copies}) == 1
+
+
+def test_rewordings_of_one_provision_in_the_head_are_read_once(tmp_path):
+    """rerank_once_per_provision: three councils' rewordings of one clause cost one reading, and the
+    other two take it; with the setting off each wording is read."""
+    from qa.answer import Answerer
+
+    wording = {"Ashby": "Officers may properly be called upon to support and contribute to party group "
+                        "deliberations, but party group meetings cannot make decisions on behalf of the Council.",
+               "Bexley": "Officers may properly be called upon to support and contribute to the deliberations of "
+                         "party groups, but party group meetings cannot make decisions on behalf of the Council.",
+               "Corby": "Officers may properly be asked to support and contribute to party group deliberations, "
+                        "but party group meetings cannot make decisions on behalf of the Council."}
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, text in wording.items():
+        (corpus / f"{name.lower()}-borough-council-protocol.txt").write_text(
+            f"{name} Borough Council Member Officer Protocol\n\nParty Groups\n\n{text}\n"
+            f"\nMeetings\n\n{name} holds its meetings in public unless the law allows otherwise.\n", encoding="utf-8")
+    update_index([corpus], tmp_path / "index", FakeEmbedder())
+    index = HybridIndex.load(tmp_path / "index")
+    question = "Can party group meetings make decisions for the council?"
+    read = {}
+    for once in (True, False):
+        reranker = CountingReranker()
+        answerer = Answerer(index, FakeEmbedder(), reranker=reranker, rerank_depth=2, rerank_weight=0.5)
+        answerer.rerank_pairs, answerer.rerank_once_per_provision = 10, once
+        query = answerer.prepare(question)
+        ranked, _, _ = answerer.ranked(query)
+        party = [p for p, _ in ranked if "party group meetings cannot" in index.passages[p].text]
+        assert len(party) == 3 and len({answerer.provision_key(p) for p in party}) == 1
+        read[once] = [t for t in reranker.read if "party group meetings cannot" in t]
+    assert len(read[True]) == 1 and len(read[False]) == 3

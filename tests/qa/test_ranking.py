@@ -149,3 +149,13 @@ def test_the_reranked_head_counts_copies_of_one_clause_once():
     assert distinct_head([1, 2, 5, 3, 4], 3, groups.get, limit=2) == [1, 2]
     # without groups it is the first `depth`
     assert distinct_head([7, 6, 3, 1], 2, lambda p: None, limit=10) == [7, 6]
+
+
+def test_each_provision_in_the_head_is_read_by_its_first_wording():
+    from qa.ranking import readers
+
+    groups = {1: "P-a", 2: "P-a", 3: None, 4: "P-b", 5: "P-a", 6: "P-b", 7: None}
+    assert readers([1, 2, 3, 4, 5, 6, 7], groups.get) == {1: 1, 2: 1, 3: 3, 4: 4, 5: 1, 6: 4, 7: 7}
+    # clauses of their own are each read; the order of the head decides who reads
+    assert readers([6, 4, 3], groups.get) == {6: 6, 4: 6, 3: 3}
+    assert readers([], groups.get) == {}
