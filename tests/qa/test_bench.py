@@ -103,6 +103,28 @@ def test_run_bench_returns_the_design_object(tmp_path):
     assert result["details"]["ours"]["dense_recall_at_10"] == 1.0  # 300 passages: the exact flat index
     assert "dense recall@10 of ours against exact search: 1.000" in result["table"]
     assert plot.exists() and plot.with_suffix(".jsonl").exists()
+    assert "provisions" in result["details"]["ours"]["build_stages"]
+
+
+def test_the_timed_index_is_grouped_into_provisions_as_an_ingest_groups_it(tmp_path):
+    """The reranker's head and the folding of copies read the provisions: a bench without them
+    would time another pipeline than the one ingest builds."""
+    from index.hybrid import HybridIndex
+
+    shared = ("Officers may properly be called upon to support and contribute to party group deliberations, "
+              "but party group meetings cannot make decisions on behalf of the Council.")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("Ashby", "Bexley", "Corby"):
+        (corpus / f"{name.lower()}-borough-council-protocol.txt").write_text(
+            f"{name} Borough Council Member Officer Protocol\n\nParty Groups\n\n{shared}\n\nMeetings\n\n"
+            f"{name} holds its meetings in public unless the law allows otherwise.\n", encoding="utf-8")
+    run_bench(passages=9, settings=Settings(corpus_dir=corpus), questions=3, embedder=FakeEmbedder(),
+              isolate=False, work_dir=tmp_path / "work")
+    timed = HybridIndex.load(tmp_path / "work" / "index")
+    assert timed.provisions, "the three councils' party group clause is one provision"
+    assert any(len({timed.passages[row].source for row, _, _ in provision.members}) >= 3
+               for provision in timed.provisions)
 
 
 def test_draw_plot_from_recorded_runs(tmp_path):
