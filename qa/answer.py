@@ -552,6 +552,17 @@ class Answerer:
             probability = dict(zip(distinct, map(float, self.reranker.scores(query.text, distinct))))
             query.reranked.update((p, probability[texts[p]]) for p in new)
 
+    def read(self, query: Query, positions: Sequence[int]) -> dict[int, int]:
+        """Score ``positions`` (:meth:`score`) and return whose reading each takes: its own, or
+        with ``rerank_once_per_provision`` that of one wording of the same provision, one read
+        already for this question if there is one (:func:`qa.ranking.readers`)."""
+        if self.rerank_once_per_provision and self.index.provisions is not None:
+            reader = readers(positions, self.provision_key, read=query.reranked.keys())
+        else:
+            reader = {p: p for p in positions}
+        self.score(query, reader.values())
+        return reader
+
     def finish(self, query: Query, run: FusedRun, *, shown: int | None = None,
                rerank_depth: int | None = None) -> tuple[list[tuple[int, float]], dict[int, float], dict[int, float]]:
         """Rerank (when there is a reranker) and diversify a fused run."""
@@ -571,14 +582,7 @@ class Answerer:
         (``blend_scores``); the rest follow in fused order, scored below them."""
         head = self.rerank_head(order, depth)
         tail = order[len(head):]
-        if self.rerank_once_per_provision and self.index.provisions is not None:
-            # One wording of each provision read; its rewordings in the head take that reading,
-            # unless they were read already (a comparison reads each council's own copy).
-            reader = {p: p if p in query.reranked else first
-                      for p, first in readers(head, self.provision_key).items()}
-        else:
-            reader = {p: p for p in head}
-        self.score(query, reader.values())
+        reader = self.read(query, head)
         blended = rerank_scores(np.array([fused[p] for p in head]),
                                 np.array([query.reranked[reader[p]] for p in head]), self.rerank_weight)
         scored = dict(zip(head, blended.tolist()))

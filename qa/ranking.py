@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 from enum import Enum
-from typing import Mapping, Sequence
+from typing import Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -169,20 +169,21 @@ def distinct_head(order: Sequence[int], depth: int, group_of, limit: int) -> lis
     return head
 
 
-def readers(head: Sequence[int], group_of) -> dict[int, int]:
-    """Each position of ``head`` mapped to the first position of its group (``group_of(position)``:
-    a key shared by copies and rewordings of one clause, or None for a clause of its own).
+def readers(head: Sequence[int], group_of, read: Collection[int] = ()) -> dict[int, int]:
+    """Each position of ``head`` mapped to the position whose reading it takes: itself when it is
+    in ``read`` (read already), else the first of its group in ``read``, else the first of its
+    group in ``head`` (``group_of(position)``: a key shared by copies and rewordings of one
+    clause, or None for a clause of its own).
 
     The reranker then reads one wording of each provision and its other wordings in the head
     take that reading: rewordings of one model clause ("the Standards Committee", "the
     Standards Board") score alike, and reading each cost as much as reading another clause
     (docs/inference.md, "Answers as the corpus grows")."""
-    first: dict = {}
-    out = {}
-    for position in head:
-        group = group_of(position)
-        out[position] = first.setdefault(("clause", position) if group is None else group, position)
-    return out
+    keys = {position: ("clause", position) if (group := group_of(position)) is None else group
+            for position in head}
+    first = {keys[position]: position for position in reversed(head)}
+    first.update({keys[position]: position for position in reversed(head) if position in read})
+    return {position: position if position in read else first[keys[position]] for position in head}
 
 
 def fold_copies(ranked: Sequence[tuple[int, float]], copy_of) -> list[tuple[int, float]]:

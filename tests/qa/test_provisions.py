@@ -190,6 +190,7 @@ def test_the_reranker_reads_different_clauses_and_each_copy_once(tmp_path):
 
 
 def test_rewordings_of_one_provision_in_the_head_are_read_once(tmp_path):
+    from qa.compare import compare
     """rerank_once_per_provision: three councils' rewordings of one clause cost one reading, and the
     other two take it; with the setting off each wording is read."""
     from qa.answer import Answerer
@@ -220,3 +221,16 @@ def test_rewordings_of_one_provision_in_the_head_are_read_once(tmp_path):
         assert len(party) == 3 and len({answerer.provision_key(p) for p in party}) == 1
         read[once] = [t for t in reranker.read if "party group meetings cannot" in t]
     assert len(read[True]) == 1 and len(read[False]) == 3
+
+    # A comparison reads each council's copy of the provision once between them, and each
+    # council's copy takes that reading; with the setting off each council's copy is read.
+    for once in (True, False):
+        reranker = CountingReranker()
+        answerer = Answerer(index, FakeEmbedder(), reranker=reranker, rerank_depth=2, rerank_weight=0.5)
+        answerer.rerank_pairs, answerer.rerank_once_per_provision = 10, once
+        entries = compare(answerer, question).authorities
+        party = [r for e in entries for r in e.results + ([e.nearest] if e.nearest else [])
+                 if "party group meetings cannot" in r.passage.text]
+        assert {r.passage.authority for r in party} == {"Ashby Borough Council", "Bexley Borough Council",
+                                                "Corby Borough Council"}
+        assert len([t for t in reranker.read if "party group meetings cannot" in t]) == (1 if once else 3)

@@ -159,3 +159,6 @@ def test_each_provision_in_the_head_is_read_by_its_first_wording():
     # clauses of their own are each read; the order of the head decides who reads
     assert readers([6, 4, 3], groups.get) == {6: 6, 4: 6, 3: 3}
     assert readers([], groups.get) == {}
+    # a wording read already (for the whole question, say) reads for its group
+    assert readers([1, 2, 3, 5], groups.get, read={2}) == {1: 2, 2: 2, 3: 3, 5: 2}
+    assert readers([1, 2, 3], groups.get, read={1, 2}) == {1: 1, 2: 2, 3: 3}
