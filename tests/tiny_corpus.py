@@ -100,3 +100,20 @@ def build_index(corpus: Path, index_dir: Path) -> Path:
 
     update_index([corpus], index_dir, FakeEmbedder())
     return index_dir
+
+
+PARTY_GROUPS = ("Officers may properly be called upon to support and contribute to party group deliberations, "
+                "but party group meetings cannot make decisions on behalf of the Council.")
+
+
+def write_party_group_councils(folder: Path, wording: dict[str, str] | None = None) -> Path:
+    """Ashby, Bexley and Corby Borough Councils' protocols, each with its wording of one national
+    party-group clause (the same words unless ``wording`` maps a name to its own) and a meetings
+    clause of its own: one provision held by three councils."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("Ashby", "Bexley", "Corby"):
+        clause = (wording or {}).get(name, PARTY_GROUPS)
+        (folder / f"{name.lower()}-borough-council-protocol.txt").write_text(
+            f"{name} Borough Council Member Officer Protocol\n\nParty Groups\n\n{clause}\n\nMeetings\n\n"
+            f"{name} holds its meetings in public unless the law allows otherwise.\n", encoding="utf-8")
+    return folder

@@ -111,14 +111,9 @@ def test_the_timed_index_is_grouped_into_provisions_as_an_ingest_groups_it(tmp_p
     would time another pipeline than the one ingest builds."""
     from index.hybrid import HybridIndex
 
-    shared = ("Officers may properly be called upon to support and contribute to party group deliberations, "
-              "but party group meetings cannot make decisions on behalf of the Council.")
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name in ("Ashby", "Bexley", "Corby"):
-        (corpus / f"{name.lower()}-borough-council-protocol.txt").write_text(
-            f"{name} Borough Council Member Officer Protocol\n\nParty Groups\n\n{shared}\n\nMeetings\n\n"
-            f"{name} holds its meetings in public unless the law allows otherwise.\n", encoding="utf-8")
+    from tests.tiny_corpus import write_party_group_councils
+
+    corpus = write_party_group_councils(tmp_path / "corpus")
     run_bench(passages=9, settings=Settings(corpus_dir=corpus), questions=3, embedder=FakeEmbedder(),
               isolate=False, work_dir=tmp_path / "work")
     timed = HybridIndex.load(tmp_path / "work" / "index")

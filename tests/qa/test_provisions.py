@@ -195,18 +195,13 @@ def test_rewordings_of_one_provision_in_the_head_are_read_once(tmp_path):
     other two take it; with the setting off each wording is read."""
     from qa.answer import Answerer
 
-    wording = {"Ashby": "Officers may properly be called upon to support and contribute to party group "
-                        "deliberations, but party group meetings cannot make decisions on behalf of the Council.",
-               "Bexley": "Officers may properly be called upon to support and contribute to the deliberations of "
+    from tests.tiny_corpus import write_party_group_councils
+
+    wording = {"Bexley": "Officers may properly be called upon to support and contribute to the deliberations of "
                          "party groups, but party group meetings cannot make decisions on behalf of the Council.",
                "Corby": "Officers may properly be asked to support and contribute to party group deliberations, "
                         "but party group meetings cannot make decisions on behalf of the Council."}
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name, text in wording.items():
-        (corpus / f"{name.lower()}-borough-council-protocol.txt").write_text(
-            f"{name} Borough Council Member Officer Protocol\n\nParty Groups\n\n{text}\n"
-            f"\nMeetings\n\n{name} holds its meetings in public unless the law allows otherwise.\n", encoding="utf-8")
+    corpus = write_party_group_councils(tmp_path / "corpus", wording)
     update_index([corpus], tmp_path / "index", FakeEmbedder())
     index = HybridIndex.load(tmp_path / "index")
     question = "Can party group meetings make decisions for the council?"
