@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 import json
 import logging
 import os
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
