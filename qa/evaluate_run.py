@@ -14,14 +14,15 @@ from .ranking import FusionMode
 MODES = (FusionMode.LEXICAL, FusionMode.DENSE, FusionMode.RRF, FusionMode.CONVEX, FusionMode.BLEND)
 
 
-def evaluate_answerer(answerer: Answerer, path, *, compare_too: bool = True, questions=None) -> dict:
-    """Scores of every fusion mode (the answerer's own mode last, as 'fused'), and
-    the comparison metrics of its own mode. ``questions``, when given, are
-    scored instead of the file ``path`` (which then only names them)."""
+def evaluate_answerer(answerer: Answerer, path, *, compare_too: bool = True, questions=None,
+                      modes: Sequence[FusionMode] = MODES) -> dict:
+    """Scores of each fusion mode of ``modes`` and of the answerer's own (always), and the
+    comparison metrics of its own mode. ``questions``, when given, are scored instead of
+    the file ``path`` (which then only names them)."""
     questions = load_questions(path) if questions is None else list(questions)
     rows = {}
-    for mode in MODES:
-        variant = answerer.variant(mode=mode)
+    for mode in modes if answerer.mode in modes else (*modes, answerer.mode):
+        variant = answerer.variant(mode=mode) if mode != answerer.mode else answerer
         answers = [variant.ask(q.question, top_k=10).to_dict() for q in questions]
         rows[mode.value] = score_answers(questions, answers).to_dict()
     report = {"file": str(path), "questions": len(questions), "modes": rows, "chosen": answerer.mode.value}
@@ -54,12 +55,16 @@ def format_table(report: dict) -> str:
 
 def corpus_row(answerer: Answerer, label: str, questions, *, compare_too: bool = True) -> dict:
     """The scores of the configuration ``ask`` runs (no other fusion mode) on one index."""
-    answers = [answerer.ask(q.question, top_k=10).to_dict() for q in questions]
+    report = evaluate_answerer(answerer, label, compare_too=compare_too, questions=questions, modes=())
+    return _row(answerer, label, report)
+
+
+def _row(answerer: Answerer, label: str, report: dict) -> dict:
+    """One index's line of :func:`format_growth`, from its :func:`evaluate_answerer` report."""
     row = {"index": label, "documents": len(answerer.index.documents), "passages": len(answerer.index.passages),
-           **score_answers(questions, answers).to_dict()}
-    if compare_too and any(q.kind == "multi" or q.silent for q in questions):
-        row["compare"] = score_comparisons(questions, [compare(answerer, q.question).to_dict()
-                                                       for q in questions]).to_dict()
+           **report["modes"][report["chosen"]]}
+    if "compare" in report:
+        row["compare"] = report["compare"]
     return row
 
 
@@ -99,7 +104,7 @@ def run_eval(path, settings: Settings, *, compare_too: bool = True, questions=No
     report = evaluate_answerer(answerer, path, compare_too=compare_too, questions=questions)
     if also:
         questions = load_questions(path) if questions is None else list(questions)
-        rows = [corpus_row(answerer, str(settings.index_location), questions, compare_too=compare_too)]
+        rows = [_row(answerer, str(settings.index_location), report)]
         for other in also:
             rows.append(corpus_row(open_answerer(other, embedder=answerer.embedder), str(other.index_location),
                                    questions, compare_too=compare_too))
