@@ -137,6 +137,20 @@ def _council_type(name: str) -> str:
 _PRINCIPAL = ("Metropolitan Borough", "County Borough", "Borough", "City", "District", "County")
 
 
+_LOCAL = ("Parish", "Town", "Community", "Village", "Neighbourhood")
+
+
+def council_tier(name: str) -> str:
+    """"local" for a parish, town or community council, "principal" for a borough, city,
+    district or county council, "" for anything else (a model code's publisher, a council
+    not identified)."""
+    if any(name.endswith(f" {kind} Council") for kind in _LOCAL):
+        return "local"
+    if any(name.endswith(f" {kind} Council") for kind in _PRINCIPAL):
+        return "principal"
+    return ""
+
+
 def same_councils(names: Iterable[str]) -> dict[str, str]:
     """Names among ``names`` that are another council's name without its type, mapped to it.
 

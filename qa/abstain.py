@@ -38,7 +38,7 @@ import re
 import tomllib
 
 import numpy as np
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -218,6 +218,40 @@ def is_normative(question: str, path: Path = DEFAULT_QUESTION_FORMS) -> bool:
     return bool(_normative_pattern(Path(path)).search(question.lower().replace("\u2019", "'")))
 
 
+@lru_cache(maxsize=4)
+def _tier_patterns(path: Path = DEFAULT_QUESTION_FORMS) -> dict[str, re.Pattern]:
+    """The ``[tiers]`` table of ``path``: one whole-word pattern per tier of council."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise QuestionFormsError(f"cannot read question forms file {path}: {exc}") from exc
+    tiers = data.get("tiers")
+    out = {}
+    for tier in ("local", "principal"):
+        words = tiers.get(tier) if isinstance(tiers, dict) else None
+        if not isinstance(words, list) or not words or not all(isinstance(w, str) and w.strip() for w in words):
+            raise QuestionFormsError(f"{path}: [tiers] needs a list '{tier}' of words or phrases, "
+                                     f'for example {tier} = ["parish council"]')
+        phrases = sorted({r"\s+".join(map(re.escape, w.lower().split())) for w in words}, key=len, reverse=True)
+        out[tier] = re.compile(r"(?<!\w)(?:" + "|".join(phrases) + r")(?!\w)")  # "council's" names it too
+    return out
+
+
+def question_tier(question: str, path: Path = DEFAULT_QUESTION_FORMS) -> str:
+    """"local" when a question names parish, town or community councils (and not principal ones),
+    "principal" for the reverse, "" otherwise (see ``[tiers]`` in qa/data/question_forms.toml)."""
+    text = question.lower().replace("\u2019", "'")
+    named = [tier for tier, pattern in _tier_patterns(Path(path)).items() if pattern.search(text)]
+    return named[0] if len(named) == 1 else ""
+
+
+def tier_match(question_tier: str, council_tier: str) -> float:
+    """+1 when the question names the council's tier, -1 the other one, 0 when either is unknown."""
+    if not question_tier or not council_tier:
+        return 0.0
+    return 1.0 if question_tier == council_tier else -1.0
+
+
 LONG_QUESTION_WORDS = 20
 
 
@@ -246,9 +280,19 @@ class ComparisonFeatures:
     ranking (1 is first; clauses further down than :data:`MAX_CORPUS_RANK`
     count as that): a silent council's nearest clause is rarely near the top
     of all; ``lexical_strength``: its best BM25 score as a share of the most
-    the question's words could earn. ``coverage_gap``: how far its coverage
-    is below the best authority's (not a model input: see
-    :func:`addresses_question`).
+    the question's words could earn; ``coverage_gap``: how far its coverage
+    is below the best authority's.
+
+    The learned decision (:class:`BoostedComparison`) reads more:
+    ``rerank_top``, ``rerank_second`` and ``rerank_sum``, the reranker's
+    probabilities for its first clause, its second, and its first three;
+    ``rerank_gap``, how far its first is below the best council's;
+    ``shares_leader`` and ``shares_top``, whether its best clause is a copy or
+    rewording of a clause the best council shows, or of the whole question's
+    first three (evidence shared across councils); ``tier_match``, +1 when the
+    question names the council's tier ("our parish council"), -1 the other
+    tier, 0 neither; ``question_rerank`` and ``question_scope``, the question's
+    own signals over the whole corpus; ``coverage`` and ``dense_top``, its own.
     """
 
     evidence: float
@@ -259,15 +303,37 @@ class ComparisonFeatures:
     coverage_gap: float = 0.0
     # The reranker's probability that the authority's best clause answers (0 without one).
     rerank_top: float = 0.0
+    rerank_second: float = 0.0
+    rerank_sum: float = 0.0
+    rerank_gap: float = 0.0
+    shares_leader: bool = False
+    shares_top: bool = False
+    tier_match: float = 0.0
+    question_rerank: float = 0.0
+    question_scope: float = 0.0
+    coverage: float = 0.0
+    dense_top: float = 0.0
 
     def values(self) -> dict[str, float]:
-        """The model's inputs by name (the rank enters as its logarithm)."""
+        """The models' inputs by name (the rank enters as its logarithm, flags as 0 or 1)."""
         return {"evidence": self.evidence, "gap": self.gap, "similarity": self.similarity,
                 "log_corpus_rank": math.log(min(max(self.corpus_rank, 1), MAX_CORPUS_RANK)),
-                "lexical_strength": self.lexical_strength, "rerank_top": self.rerank_top}
+                "lexical_strength": self.lexical_strength, "rerank_top": self.rerank_top,
+                "coverage_gap": self.coverage_gap, "rerank_second": self.rerank_second,
+                "rerank_sum": self.rerank_sum, "rerank_gap": self.rerank_gap,
+                "shares_leader": float(self.shares_leader), "shares_top": float(self.shares_top),
+                "tier_match": self.tier_match, "question_rerank": self.question_rerank,
+                "question_scope": self.question_scope, "coverage": self.coverage, "dense_top": self.dense_top}
 
 
+# The logistic decision's inputs (qa/data/comparison_model.toml, fitted on the packaged encoder).
 FEATURE_NAMES = ("evidence", "gap", "similarity", "log_corpus_rank", "lexical_strength", "rerank_top")
+# The learned decision's inputs (models/comparison.skops): validation writers w06-w07, coverage
+# 0.892 and false coverage 0.080 with them against 0.878 and 0.095 for the logistic decision over
+# FEATURE_NAMES (docs/learning.md, "Eighth round").
+BOOSTED_FEATURES = FEATURE_NAMES + ("coverage_gap", "rerank_second", "rerank_sum", "rerank_gap", "shares_leader",
+                                    "shares_top", "tier_match", "question_rerank", "question_scope", "coverage",
+                                    "dense_top")
 
 
 class ComparisonModelError(ValueError):
@@ -337,17 +403,20 @@ class ComparisonModel(LogisticDecision):
     WHAT = "comparison"
     FIT = "protocol-qa fit-compare"
 
+    # The hand rules of comparison_decision apply before this decision.
+    rules = True
+
     def score(self, features: ComparisonFeatures) -> float:
         return self.score_values(features.values())
+
+    def scores(self, features: Sequence[ComparisonFeatures]) -> list[float]:
+        return [self.score(f) for f in features]
 
 
 ABSTENTION_FEATURES = ("coverage", "dense_top", "lexical_strength", "agreement", "normative", "long", "rerank_top",
                        "scope")
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_ABSTENTION_MODEL = MODELS_DIR / "abstention.toml"
-# Fitted with the fine-tuned encoder; qa/data/comparison_model.toml was fitted
-# with the packaged one and serves it (see fitted_comparison_model).
-FITTED_COMPARISON_MODEL = MODELS_DIR / "comparison.toml"
 
 
 @dataclass(frozen=True)
@@ -418,11 +487,81 @@ def fitted_abstention_model(encoder: str, path: Path = DEFAULT_ABSTENTION_MODEL)
     return model if model is not None and model.encoder in ("", encoder) else None
 
 
-def fitted_comparison_model(encoder: str, path: Path = FITTED_COMPARISON_MODEL) -> ComparisonModel:
-    """The comparison decision fitted on ``encoder``'s scores, else the one fitted
-    with the packaged encoder (``qa/data/comparison_model.toml``)."""
+@dataclass(frozen=True)
+class BoostedComparison:
+    """Whether one authority addresses a question, learned: gradient-boosted trees
+    (scikit-learn's ``HistGradientBoostingClassifier``, balanced classes) over
+    :data:`BOOSTED_FEATURES`, fitted by ``protocol-qa train`` (stage ``decisions``
+    or ``comparison``) on the calibration writers' labelled comparisons and kept
+    in ``models/comparison.skops`` (skops, which loads only the types it is told
+    to trust: no pickle). Its score is the log-odds that the council addresses
+    the question; it reads the council's own similarity and coverage gap itself,
+    so the hand rules of :func:`comparison_decision` do not apply (``rules``).
+
+    On the validation writers w06-w07 it found 0.892 of the addressing councils'
+    answers and showed 0.080 of the silent councils a clause, against 0.878 and
+    0.095 for the logistic decision with those rules (docs/learning.md, "Eighth round")."""
+
+    classifier: object = field(repr=False)
+    features: tuple[str, ...]
+    encoder: str = ""
+    note: str = ""
+    rules = False
+
+    def scores(self, features: Sequence[ComparisonFeatures]) -> list[float]:
+        """Each council's log-odds of addressing the question (one call for all: the
+        trees' prediction costs about 1.6 ms a call, whatever the number of rows)."""
+        if not features:
+            return []
+        rows = np.array([[f.values()[name] for name in self.features] for f in features], dtype=float)
+        return [float(v) for v in self.classifier.decision_function(rows)]
+
+    def score(self, features: ComparisonFeatures) -> float:
+        return self.scores([features])[0]
+
+    def save(self, path: Path) -> None:
+        import skops.io
+
+        skops.io.dump({"classifier": self.classifier, "features": list(self.features), "encoder": self.encoder,
+                       "note": self.note}, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "BoostedComparison":
+        """The model of ``path``; an error names the file and the fix."""
+        import skops.io
+
+        try:
+            untrusted = skops.io.get_untrusted_types(file=path)
+            unexpected = [name for name in untrusted if not name.startswith("sklearn.")]
+            if unexpected:
+                raise ComparisonModelError(f"holds types other than scikit-learn's: {', '.join(unexpected)}")
+            data = skops.io.load(path, trusted=untrusted)
+            features = tuple(data["features"])
+        except ComparisonModelError as exc:
+            raise ComparisonModelError(f"{path}: {exc}; write it again with 'protocol-qa train --stage comparison'")
+        except Exception as exc:  # skops raises many kinds for a damaged or foreign file
+            raise ComparisonModelError(f"cannot read comparison model {path}: {exc}; restore it from the repository "
+                                       f"or write it again with 'protocol-qa train --stage comparison'") from exc
+        unknown = set(features) - set(BOOSTED_FEATURES)
+        if unknown:
+            raise ComparisonModelError(f"{path}: unknown comparison features {sorted(unknown)}; write it again "
+                                       f"with 'protocol-qa train --stage comparison'")
+        return cls(data["classifier"], features, str(data.get("encoder", "")), str(data.get("note", "")))
+
+
+BOOSTED_COMPARISON_MODEL = MODELS_DIR / "comparison.skops"
+
+
+@lru_cache(maxsize=4)
+def load_boosted_comparison(path: Path = BOOSTED_COMPARISON_MODEL) -> BoostedComparison:
+    return BoostedComparison.load(path)
+
+
+def fitted_comparison_model(encoder: str, path: Path = BOOSTED_COMPARISON_MODEL) -> ComparisonModel | BoostedComparison:
+    """The learned comparison decision fitted on ``encoder``'s scores, else the logistic one
+    fitted with the packaged encoder (``qa/data/comparison_model.toml``)."""
     if Path(path).exists():
-        model = load_comparison_model(path)
+        model = load_boosted_comparison(path)
         if model.encoder in ("", encoder):
             return model
     return load_comparison_model()
@@ -430,7 +569,7 @@ def fitted_comparison_model(encoder: str, path: Path = FITTED_COMPARISON_MODEL) 
 
 def addresses_question(own: AbstentionSignals, features: ComparisonFeatures,
                        policy: AbstentionPolicy = AbstentionPolicy(),
-                       model: ComparisonModel | None = None) -> bool:
+                       model: "ComparisonModel | BoostedComparison | None" = None) -> bool:
     """Whether one authority's documents address a question (for comparisons),
     decided on the authority's own features. Its
     best clause must be at least loosely related (``policy.min_dense_top``)
@@ -458,14 +597,19 @@ def addresses_question(own: AbstentionSignals, features: ComparisonFeatures,
 
 def comparison_decision(own: AbstentionSignals, features: ComparisonFeatures,
                         policy: AbstentionPolicy = AbstentionPolicy(),
-                        model: ComparisonModel | None = None) -> tuple[bool, str]:
-    """:func:`addresses_question` with the reason, in plain words, when the answer is no."""
-    if own.dense_top < policy.min_dense_top:
+                        model: "ComparisonModel | BoostedComparison | None" = None,
+                        score: float | None = None) -> tuple[bool, str]:
+    """:func:`addresses_question` with the reason, in plain words, when the answer is no
+    (``score``: the model's score of ``features``, when already computed for every council at once).
+    The hand rules apply only before the logistic decision (``model.rules``)."""
+    model = model or load_comparison_model()
+    if model.rules and own.dense_top < policy.min_dense_top:
         return False, f"its nearest clause is not about this (similarity {own.dense_top:.2f})"
-    if features.coverage_gap > policy.max_coverage_gap and features.similarity < policy.min_clause_similarity:
+    if model.rules and features.coverage_gap > policy.max_coverage_gap and \
+            features.similarity < policy.min_clause_similarity:
         return False, ("its nearest clause lacks the question's subject and says something other than "
                        "the councils that address it")
-    score = (model or load_comparison_model()).score(features)
+    score = model.score(features) if score is None else score
     if score >= 0.0:
         return True, ""
     probability = 1.0 / (1.0 + math.exp(-score))

@@ -383,7 +383,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_fit_compare(args: argparse.Namespace, settings: Settings) -> int:
-    from .abstain import DEFAULT_COMPARISON_MODEL, FITTED_COMPARISON_MODEL
+    from .abstain import DEFAULT_COMPARISON_MODEL
     from .evaluate import load_questions
     from .fit_comparison import DEFAULT_C, fit, held_out_decisions, labelled_examples, summary, write_model
     from .service import open_answerer
@@ -393,15 +393,19 @@ def cmd_fit_compare(args: argparse.Namespace, settings: Settings) -> int:
         if not path.exists():
             raise UsageError(f"no question file at {path}")
     answerer = open_answerer(settings)
-    c = DEFAULT_C if args.c is None else args.c
-    examples = labelled_examples(answerer, [q for path in paths for q in load_questions(path)])
-    held_out = summary(examples, held_out_decisions(examples, c))
     from index.embed import TRAINED_MODEL_DIR, fingerprint_model_dir
 
     trained = (TRAINED_MODEL_DIR / "config.json").is_file() and \
         answerer.embedder.fingerprint == fingerprint_model_dir(TRAINED_MODEL_DIR)
+    if trained and not args.out:
+        raise UsageError("the fine-tuned encoder's comparison decision is learned from the calibration writers: "
+                         "run 'protocol-qa train --stage comparison'. fit-compare fits the logistic decision "
+                         "used with any other encoder; give --out to write one anyway")
+    c = DEFAULT_C if args.c is None else args.c
+    examples = labelled_examples(answerer, [q for path in paths for q in load_questions(path)])
+    held_out = summary(examples, held_out_decisions(examples, c))
     model = fit(examples, c, encoder=answerer.embedder.fingerprint if trained else "")
-    out = Path(args.out) if args.out else FITTED_COMPARISON_MODEL if trained else DEFAULT_COMPARISON_MODEL
+    out = Path(args.out) if args.out else DEFAULT_COMPARISON_MODEL
     write_model(model, out, paths, c, held_out)
     print(f"{held_out['addressing']} addressing and {held_out['silent']} silent councils; left out one "
           f"question at a time, found {held_out['found_when_addressing']:.3f} of the addressing and "
@@ -456,7 +460,9 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         print(f"the record adds {len(extra)} confirmed questions to {target}", flush=True)
     run_training(models_dir=models_dir, stages=args.stage or STAGES, encoder_settings=encoder,
                  progress=lambda line: print(line, flush=True), extra_questions=extra)
-    print(f"Wrote {models_dir}. Rebuild the index with the new encoder: protocol-qa ingest")
+    stages = args.stage or STAGES
+    print(f"Wrote {models_dir}." + (" Rebuild the index with the new encoder: protocol-qa ingest"
+                                    if "encoder" in stages else ""))
     return EXIT_OK
 
 
@@ -594,8 +600,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", parents=[common],
                        help="fine-tune the encoder on the train writers' labelled questions (training/)")
     p.add_argument("--out", metavar="DIR", help="where to write the models (default: models/)")
-    p.add_argument("--stage", action="append", choices=["encoder", "reranker", "decisions"],
-                   help="only this stage (repeatable; default: all three, in order)")
+    p.add_argument("--stage", action="append", choices=["encoder", "reranker", "decisions", "comparison"],
+                   help="only this stage (repeatable; default: encoder, reranker and decisions, in order; "
+                        "'comparison' fits the comparison decision alone, part of 'decisions')")
     p.add_argument("--epochs", type=int, metavar="N", help="the encoder's passes over its training triplets")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default: qa.train.EncoderTraining.seed)")
     p.add_argument("--from-record", action="store_true",

@@ -12,8 +12,10 @@ import numpy as np
 from ingest.safe import csv_cell, markdown_text
 
 from .ranking import group_ranks, lend_to_copies
-from .abstain import (MAX_CORPUS_RANK, AbstentionSignals, ComparisonFeatures,
-                      ComparisonModel, comparison_decision, evidence)
+from ingest.infer import council_tier
+
+from .abstain import (MAX_CORPUS_RANK, AbstentionSignals, BoostedComparison, ComparisonFeatures,
+                      ComparisonModel, comparison_decision, evidence, question_tier, tier_match)
 from .answer import Answerer, Query, Result, clean_question
 
 MAX_PER_AUTHORITY = 3
@@ -75,6 +77,18 @@ def _shown_vectors(answerer: Answerer, run: _AuthorityRun | None, shown: int) ->
     """Embeddings of the clauses a run would show (None when it has none)."""
     rows = [position for position, _ in run.ranked[:shown]] if run is not None else []
     return np.stack([answerer.index.vector(row) for row in rows]) if rows else None
+
+
+def _provision(answerer: Answerer, position: int | None) -> str | None:
+    """The provision (copies and rewordings across councils) of a clause, when the index
+    was saved with provisions (never grouped here, as in :meth:`Answerer.lineage`)."""
+    if position is None or answerer.index.provisions is None:
+        return None
+    return answerer.provision_key(position)
+
+
+def _provisions(answerer: Answerer, ranked: Sequence[tuple[int, float]]) -> set[str]:
+    return {key for key in (_provision(answerer, position) for position, _ in ranked) if key is not None}
 
 
 def authority_order(answerer: Answerer) -> list[tuple[str, str, str]]:
@@ -153,6 +167,12 @@ def authority_runs(answerer: Answerer, query: Query, order: Sequence[tuple[str, 
                                   evidence(signals, answerer.policy)))
     leader = max(runs, key=lambda run: run.evidence, default=None)
     leader_vectors = _shown_vectors(answerer, leader, MAX_PER_AUTHORITY)
+    # Evidence shared across councils: the provisions of the clauses the best council shows,
+    # and of the whole question's first three.
+    leader_provisions = _provisions(answerer, leader.ranked[:MAX_PER_AUTHORITY] if leader else ())
+    top_provisions = _provisions(answerer, ranked[:3])
+    best_rerank = max((run.signals.rerank_top for run in runs), default=0.0)
+    asked_tier = question_tier(query.text)
     features = []
     for run in runs:
         if run is leader:
@@ -162,17 +182,27 @@ def authority_runs(answerer: Answerer, query: Query, order: Sequence[tuple[str, 
         else:
             similarity = answerer.index.best_dense_score(leader_vectors, [run.ranked[0][0]])
         best_clause = run.ranked[0][0] if run.ranked else None
+        best_provision = _provision(answerer, best_clause)
+        read = [query.reranked.get(position, 0.0) for position, _ in run.ranked[:MAX_PER_AUTHORITY]]
         features.append(ComparisonFeatures(
             evidence=run.evidence, gap=leader.evidence - run.evidence, similarity=similarity,
             corpus_rank=corpus_rank.get(best_clause, MAX_CORPUS_RANK),
             lexical_strength=run.signals.lexical_strength,
             coverage_gap=leader.signals.coverage - run.signals.coverage,
-            rerank_top=run.signals.rerank_top))
+            rerank_top=run.signals.rerank_top,
+            rerank_second=read[1] if len(read) > 1 else 0.0, rerank_sum=sum(read),
+            rerank_gap=best_rerank - run.signals.rerank_top,
+            shares_leader=best_provision is not None and best_provision in leader_provisions,
+            shares_top=best_provision is not None and best_provision in top_provisions,
+            tier_match=tier_match(asked_tier, council_tier(run.name)),
+            question_rerank=overall.rerank_top, question_scope=overall.scope,
+            coverage=run.signals.coverage, dense_top=run.signals.dense_top))
     return AuthorityRuns(overall, runs, features)
 
 
 def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | None = None,
-            per_authority: int = MAX_PER_AUTHORITY, model: ComparisonModel | None = None) -> Comparison:
+            per_authority: int = MAX_PER_AUTHORITY,
+            model: ComparisonModel | BoostedComparison | None = None) -> Comparison:
     """For each authority (or the chosen ones), its best clauses or "not addressed".
 
     Each authority's clauses come from its own documents only (a search
@@ -206,7 +236,7 @@ def compare(answerer: Answerer, question: str, *, authorities: Sequence[str] | N
     return Comparison(question=text, authorities=entries, interpretation=answerer.notes(query))
 
 
-def _decisions(answerer: Answerer, runs: AuthorityRuns, model: ComparisonModel | None,
+def _decisions(answerer: Answerer, runs: AuthorityRuns, model: ComparisonModel | BoostedComparison | None,
                wanted: Collection[str] | None) -> Iterator[tuple[_AuthorityRun, tuple[bool, str]]]:
     """Each wanted authority's run (all with None), whether it addresses the question and, if not, why."""
     # The learned profile decides each council on its own features; the hand
@@ -217,10 +247,12 @@ def _decisions(answerer: Answerer, runs: AuthorityRuns, model: ComparisonModel |
             if wanted is None or run.name.lower() in wanted:
                 yield run, (False, "the documents as a whole do not appear to address this question")
         return
-    for run, features in zip(runs.runs, runs.features):
-        if wanted is None or run.name.lower() in wanted:
-            yield run, comparison_decision(run.signals, features, answerer.policy,
-                                           model or answerer.comparison_model)
+    model = model or answerer.comparison_model
+    chosen = [(run, features) for run, features in zip(runs.runs, runs.features)
+              if wanted is None or run.name.lower() in wanted]
+    scores = model.scores([features for _, features in chosen])
+    for (run, features), score in zip(chosen, scores):
+        yield run, comparison_decision(run.signals, features, answerer.policy, model, score)
 
 
 def addressed_by(answerer: Answerer, query: Query, authorities: Sequence[str]) -> bool:

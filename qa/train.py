@@ -303,6 +303,8 @@ def save_half_precision(model, destination: Path) -> None:
 
 
 STAGES = ("encoder", "reranker", "decisions")
+# Part of ``decisions`` run on its own: the comparison decision alone, over the scope model already fitted.
+PARTS = ("comparison",)
 
 
 def run_training(*, models_dir: Path = MODELS_DIR, stages: Sequence[str] = STAGES,
@@ -318,9 +320,9 @@ def run_training(*, models_dir: Path = MODELS_DIR, stages: Sequence[str] = STAGE
     """
     from index.embed import fingerprint_model_dir, load_embedder, packaged_model_dir
 
-    unknown = set(stages) - set(STAGES)
+    unknown = set(stages) - set(STAGES) - set(PARTS)
     if unknown:
-        raise ValueError(f"unknown training stage(s) {sorted(unknown)}; choose from {', '.join(STAGES)}")
+        raise ValueError(f"unknown training stage(s) {sorted(unknown)}; choose from {', '.join(STAGES + PARTS)}")
     kwargs = {"directory": writers_dir} if writers_dir else {}
     writers = load_writers(splits=("train",), **kwargs)
     if not writers:
@@ -346,7 +348,7 @@ def run_training(*, models_dir: Path = MODELS_DIR, stages: Sequence[str] = STAGE
                  f"(writers {', '.join(summary['writers'])})")
         summary["encoder"] = train_encoder(triplets, encoder_dir, encoder_settings)
         progress(f"encoder: trained in {summary['encoder']['seconds']:.0f} s, written to {encoder_dir}")
-    if "reranker" not in stages and "decisions" not in stages:
+    if "reranker" not in stages and "decisions" not in stages and "comparison" not in stages:
         return summary
     encoder = load_embedder("onnx", purpose="passages", model_dir=encoder_dir)
     if "reranker" in stages:
@@ -355,26 +357,29 @@ def run_training(*, models_dir: Path = MODELS_DIR, stages: Sequence[str] = STAGE
         summary["reranker"] = train_reranker(pairs, reranker_dir, reranker_settings,
                                              encoder=fingerprint_model_dir(encoder_dir))
         progress(f"reranker: trained in {summary['reranker']['seconds']:.0f} s, written to {reranker_dir}")
-    if "decisions" in stages:
+    if "decisions" in stages or "comparison" in stages:
         summary["decisions"] = fit_decisions(encoder, passages, models_dir=models_dir, reranker_dir=reranker_dir,
                                              writers_dir=writers_dir, progress=progress,
-                                             extra_questions=() if record_trains_encoder else extra_questions)
+                                             extra_questions=() if record_trains_encoder else extra_questions,
+                                             abstention="decisions" in stages)
     return summary
 
 
 def fit_decisions(encoder, passages: Sequence[Passage], *, models_dir: Path = MODELS_DIR,
                   reranker_dir: Path | None = None, writers_dir: Path | None = None, progress=print,
-                  extra_questions: Sequence = ()) -> dict:
-    """Fit abstention and the comparison decision on the calibration writers (and
-    ``extra_questions``: the record's confirmed questions, when the encoder did not
-    train on them), over an index of ``passages`` built with ``encoder`` (and its
-    reranker, when trained)."""
+                  extra_questions: Sequence = (), abstention: bool = True) -> dict:
+    """Fit abstention (with the scope model it reads) and the comparison decision on the
+    calibration writers (and ``extra_questions``: the record's confirmed questions, when the
+    encoder did not train on them), over an index of ``passages`` built with ``encoder``
+    (and its reranker, when trained). Without ``abstention``, only the comparison decision,
+    over the scope model of ``models_dir``."""
     import tempfile
 
     from index.hybrid import HybridIndex
     from index.update import update_index
 
     from . import fit_abstention, fit_comparison
+    from .abstain import load_scope_model
     from .answer import Answerer
     from .rerank import Reranker
 
@@ -390,22 +395,25 @@ def fit_decisions(encoder, passages: Sequence[Passage], *, models_dir: Path = MO
         index = HybridIndex.load(Path(tmp) / "index", expected_model_fingerprint=encoder.fingerprint)
         reranker = Reranker(reranker_dir) if reranker_dir and (reranker_dir / "config.json").is_file() else None
         answerer = Answerer(index, encoder, abstention=None, reranker=reranker, profile="learned")
-        train = [q for w in load_writers(splits=("train",), **kwargs) for q in w.questions]
-        scope = fit_abstention.fit_scope(encoder, train)
-        scope.save(models_dir / "scope.npz")
-        answerer.scope = scope
-        progress(f"scope: fitted on {len(train)} questions of the train writers")
-        examples = fit_abstention.labelled_examples(answerer, questions)
-        abstention = fit_abstention.fit(examples, encoder=encoder.fingerprint)
-        fitted = fit_abstention.summary(abstention, examples)
-        fit_abstention.write_model(abstention, models_dir / "abstention.toml", names, fit_abstention.DEFAULT_C,
-                                   fitted)
-        progress(f"abstention: fitted on {fitted['answerable']} answerable and {fitted['off_topic']} off-topic "
-                 f"questions of {', '.join(names)}")
+        fitted: dict = {}
+        if abstention:
+            train = [q for w in load_writers(splits=("train",), **kwargs) for q in w.questions]
+            scope = fit_abstention.fit_scope(encoder, train)
+            scope.save(models_dir / "scope.npz")
+            answerer.scope = scope
+            progress(f"scope: fitted on {len(train)} questions of the train writers")
+            examples = fit_abstention.labelled_examples(answerer, questions)
+            model = fit_abstention.fit(examples, encoder=encoder.fingerprint)
+            fitted = fit_abstention.summary(model, examples)
+            fit_abstention.write_model(model, models_dir / "abstention.toml", names, fit_abstention.DEFAULT_C,
+                                       fitted)
+            progress(f"abstention: fitted on {fitted['answerable']} answerable and {fitted['off_topic']} off-topic "
+                     f"questions of {', '.join(names)}")
+        else:
+            answerer.scope = load_scope_model(encoder.fingerprint, models_dir / "scope.npz")
         comparisons = fit_comparison.labelled_examples(answerer, questions)
-        held_out = fit_comparison.summary(comparisons, fit_comparison.held_out_decisions(comparisons))
-        comparison = fit_comparison.fit(comparisons, encoder=encoder.fingerprint)
-        fit_comparison.write_model(comparison, models_dir / "comparison.toml", [Path(n) for n in names],
-                                   fit_comparison.DEFAULT_C, held_out)
+        held_out = fit_comparison.summary(comparisons, fit_comparison.held_out_decisions(comparisons, boosted=True))
+        comparison = fit_comparison.fit_boosted(comparisons, encoder=encoder.fingerprint)
+        fit_comparison.write_boosted(comparison, models_dir / "comparison.skops", names, held_out)
         progress(f"comparison: fitted on {held_out['addressing']} addressing and {held_out['silent']} silent councils")
     return {"abstention": fitted, "comparison": held_out}

@@ -1,6 +1,8 @@
 import csv
 import io
 
+import pytest
+
 from qa.compare import authority_order, compare, to_csv, to_markdown
 from qa.coverage import Topic, coverage_matrix, load_topics
 from qa.equivalents import Likeness, classify, find_equivalents, word_diff
@@ -175,3 +177,23 @@ def test_compare_rows_one_per_council_with_likeness_to_the_model_and_the_silent_
     silent = next(r for r in rows if r.authority == "Bexley Test Council")
     assert not silent.found and silent.reason and silent.reference and silent.excerpt
     assert silent.likeness == ""  # a silent council is not compared with the model
+
+
+def test_each_council_s_features_carry_the_evidence_shared_with_the_others(answerer):
+    from qa.abstain import BOOSTED_FEATURES
+    from qa.compare import authority_order, authority_runs
+
+    runs = authority_runs(answerer, answerer.prepare(GIFTS), authority_order(answerer))
+    by_name = {run.name: features for run, features in zip(runs.runs, runs.features)}
+    assert set(by_name["Ashford Test Council"].values()) == set(BOOSTED_FEATURES)
+    best = max(f.rerank_top for f in by_name.values())
+    for features in by_name.values():
+        assert features.rerank_gap == pytest.approx(best - features.rerank_top)
+        assert features.question_rerank == runs.overall.rerank_top
+        assert features.tier_match == 0.0  # the question names no tier of council
+    leader = max(zip(runs.runs, runs.features), key=lambda pair: pair[0].evidence)[1]
+    assert leader.gap == 0.0 and leader.similarity == 1.0
+    if answerer.index.provisions is not None:
+        # The model code's gifts clause and Ashford's copy of it are one provision.
+        assert by_name["Ashford Test Council"].shares_leader
+        assert not by_name["Bexley Test Council"].shares_leader
