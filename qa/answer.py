@@ -19,9 +19,9 @@ from index.hybrid import HybridIndex
 from index.lexical import Term, tokenize
 from ingest.passage import Passage
 
-from .abstain import (AbstentionModel, AbstentionPolicy, AbstentionSignals, ComparisonModel, StemFamilies,
-                      agreement, fitted_abstention_model, fitted_comparison_model, is_long, is_normative,
-                      load_scope_model, should_abstain, weighted_share)
+from .abstain import (AbstentionModel, AbstentionPolicy, AbstentionSignals, BoostedComparison, ComparisonModel,
+                      StemFamilies, agreement, fitted_abstention_model, fitted_comparison_model, is_long,
+                      is_normative, load_scope_model, should_abstain, weighted_share)
 from .config import load_pipeline
 from .highlight import best_sentence
 from .rerank import Reranker, load_reranker
@@ -306,7 +306,7 @@ class Answerer:
         fingerprint = getattr(embedder, "fingerprint", "")
         fitted = fitted_abstention_model(fingerprint)
         self.abstention = fitted if abstention == "fitted" else abstention
-        self.comparison_model: ComparisonModel = fitted_comparison_model(fingerprint)
+        self.comparison_model: ComparisonModel | BoostedComparison = fitted_comparison_model(fingerprint)
         self.scope = load_scope_model(fingerprint)
         self.profile = profile or ("learned" if fitted is not None else "hand")
         settings = load_pipeline(self.profile)
@@ -329,6 +329,9 @@ class Answerer:
         self.rerank_once_per_provision = settings.rerank_once_per_provision
         self.compare_gate = settings.compare_gate
         self.fold_copies = settings.fold_copies
+        self.min_answer_words = settings.min_answer_words
+        # Whether each passage read so far is long enough to answer (see answers_alone).
+        self._long_enough: dict[int, bool] = {}
         if synonym_sets:
             index.lexical.prepare(synonym_set(group) for group in load_vocabulary())
         self.corpus_names = (corpus_names(load_vocabulary(), index.lexical.df, tokenize)
@@ -473,13 +476,23 @@ class Answerer:
             lexical_top = query.lexical_top
         else:
             lexical_top = self.index.lexical.top_k(query.weights, candidates, allowed, scores=lexical_all)
-        union = sorted({p for p, _ in lexical_top} | {p for p, _ in dense_top})
+        union = [p for p in sorted({p for p, _ in lexical_top} | {p for p, _ in dense_top}) if self.answers_alone(p)]
         if not union:
             return {}, {}
         dense_all = self.index.dense_scores_for(query.vector, union)
         lexical = {p: float(lexical_all[p]) if lexical_all is not None else 0.0 for p in union}
         dense = {p: float(s) for p, s in zip(union, dense_all)}
         return lexical, dense
+
+    def answers_alone(self, position: int) -> bool:
+        """Whether a passage has words enough to answer anything (``min_answer_words``): a
+        contents table's page range ("10-12"), a date or "Not applicable." cut out on its own
+        is kept in the index, and shown in Browse, but is never a candidate answer."""
+        known = self._long_enough.get(position)
+        if known is None:
+            known = self._long_enough[position] = \
+                len(self.index.passages[position].text.split()) >= self.min_answer_words
+        return known
 
     def lexical_ceiling(self, weights: dict[Term, float]) -> float:
         """The most BM25 could give a passage for these query weights (each term at

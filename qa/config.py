@@ -153,13 +153,14 @@ class PipelineSettings:
     rerank_once_per_provision: bool
     compare_gate: bool
     fold_copies: bool
+    min_answer_words: int
 
     def __post_init__(self) -> None:
         for name in ("dense_weight", "rrf_weight", "expansion_weight", "rerank_weight"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
-        for name in ("rerank_depth", "compare_rerank_depth", "rerank_pairs"):
+        for name in ("rerank_depth", "compare_rerank_depth", "rerank_pairs", "min_answer_words"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
 

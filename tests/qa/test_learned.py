@@ -84,7 +84,7 @@ def test_an_encoder_without_learned_stages_runs_the_hand_profile(answerer):
     ("[learned]\nmode = 'convex'\n", r"profile \[learned\] is not usable"),
     ("[learned]\nmode='convex'\ndense_weight=1.5\nrrf_weight=0.4\nsynonym_sets=false\nexpansion_weight=0.0\n"
      "corpus_wording=false\nrerank_depth=5\nrerank_weight=0.6\ncompare_rerank_depth=3\nrerank_pairs=10\nrerank_once_per_provision=true\ncompare_gate=false\n"
-     "fold_copies=true\n",
+     "fold_copies=true\nmin_answer_words=3\n",
      "dense_weight must be between 0 and 1, got 1.5"),
 ])
 def test_a_bad_pipeline_file_names_the_profile_and_the_field(tmp_path, text, message):
