@@ -9,14 +9,13 @@ from typing import Collection, Iterator, Sequence
 
 import numpy as np
 
-from ingest.safe import csv_cell, markdown_text
-
-from .ranking import group_ranks, lend_to_copies
 from ingest.infer import council_tier
+from ingest.safe import csv_cell, markdown_text
 
 from .abstain import (MAX_CORPUS_RANK, AbstentionSignals, BoostedComparison, ComparisonFeatures,
                       ComparisonModel, comparison_decision, evidence, question_tier, tier_match)
 from .answer import Answerer, Query, Result, clean_question
+from .ranking import group_ranks, lend_to_copies
 
 MAX_PER_AUTHORITY = 3
 LENDERS = 1  # measured: lending from more clauses spread a wrong best clause to silent councils
