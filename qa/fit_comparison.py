@@ -3,10 +3,15 @@
 Every question of an evaluation file that names councils expected to address
 it (``expect``) or known to be silent (``silent``) gives one labelled example
 per such council: its :class:`~qa.abstain.ComparisonFeatures` in a comparison,
-and whether it addresses the question. A logistic regression with balanced
-class weights (silent councils are the fewer) is fitted on them and written to
-``qa/data/comparison_model.toml``. Predictions grouped by question (ten folds)
-say how the decision does on questions it was not fitted on.
+and whether it addresses the question. Two decisions are fitted on them, both
+with balanced class weights (addressing and silent councils count alike, whichever
+are the fewer): the learned one, gradient-boosted trees over
+:data:`~qa.abstain.BOOSTED_FEATURES` (:func:`fit_boosted`, written to
+``models/comparison.skops`` by ``protocol-qa train``), and the logistic one over
+:data:`~qa.abstain.FEATURE_NAMES` that serves any other encoder (:func:`fit`,
+``qa/data/comparison_model.toml``, ``protocol-qa fit-compare``). Predictions
+grouped by question (ten folds) say how a decision does on questions it was not
+fitted on.
 """
 
 from __future__ import annotations
