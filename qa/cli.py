@@ -444,6 +444,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from .train import MODELS_DIR, STAGES, EncoderTraining, run_training
 
     models_dir = Path(args.out) if args.out else MODELS_DIR
+    stages = args.stage or STAGES
     defaults = EncoderTraining()
     encoder = EncoderTraining(epochs=args.epochs or defaults.epochs,
                               seed=defaults.seed if args.seed is None else args.seed)
@@ -455,12 +456,10 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         from .record import Record
 
         extra = tuple(record_questions(Record(settings.db), open_index(settings)))
-        stages = args.stage or STAGES
         target = "the train writers" if "encoder" in stages else "the calibration writers (the decisions' fit)"
         print(f"the record adds {len(extra)} confirmed questions to {target}", flush=True)
-    run_training(models_dir=models_dir, stages=args.stage or STAGES, encoder_settings=encoder,
+    run_training(models_dir=models_dir, stages=stages, encoder_settings=encoder,
                  progress=lambda line: print(line, flush=True), extra_questions=extra)
-    stages = args.stage or STAGES
     print(f"Wrote {models_dir}." + (" Rebuild the index with the new encoder: protocol-qa ingest"
                                     if "encoder" in stages else ""))
     return EXIT_OK
