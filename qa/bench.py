@@ -293,6 +293,7 @@ def _ours_worker(index_dir: str, embedder_spec, questions, compare_questions, th
     after = _rss_mb()
     return dict(figures, load_s=round(load_s, 3), **after,
                 index_rss_mb=round(after["rss_mb"] - before["rss_mb"], 1), dense=index.dense.kind,
+                reranker=getattr(answerer.reranker, "precision", "off"),
                 dense_recall_at_10=round(recall_at_k(
                     index.dense, embedder.encode(list(questions[:RECALL_QUESTIONS])), 10), 4))
 
@@ -522,7 +523,7 @@ def format_table(design: dict, details: dict) -> str:
         add(label, ours[key], base[key])
     width = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [f"protocol-qa bench: {design['passages']:,} passages, {design['cores']} cores, "
-             f"dense index {ours.get('dense', '?')}"]
+             f"dense index {ours.get('dense', '?')}, reranker {ours.get('reranker', '?')}"]
     lines += ["  ".join(cell.ljust(width[0]) if i == 0 else cell.rjust(width[i]) for i, cell in enumerate(row))
               for row in rows]
     q_ours, q_base = ours["questions"], base["questions"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import re
 import shlex
 import sys
@@ -22,6 +23,10 @@ from pathlib import Path
 from .config import PROJECT_ROOT
 
 README = PROJECT_ROOT / "README.md"
+# The reranker's precision the examples are printed with: float32 reads alike on every CPU, to
+# float rounding. The default elsewhere is bfloat16 or int8 by CPU (qa.rerank.resolved_precision),
+# whose rounding may order a council's third clause differently.
+PRECISION = "fp32"
 BLOCK = re.compile(r"(<!-- example: (?P<args>.+?) -->\n```\n)(?P<body>.*?)(```\n<!-- /example -->)", re.S)
 
 
@@ -38,8 +43,23 @@ def run_example(args: str, index_dir: Path) -> str:
     return f"$ protocol-qa {args}\n{out.getvalue().rstrip()}\n"
 
 
+@contextlib.contextmanager
+def _precision(value: str):
+    previous = os.environ.get("PROTOCOL_QA_RERANK_PRECISION")
+    os.environ["PROTOCOL_QA_RERANK_PRECISION"] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["PROTOCOL_QA_RERANK_PRECISION"]
+        else:
+            os.environ["PROTOCOL_QA_RERANK_PRECISION"] = previous
+
+
 def regenerate(text: str, index_dir: Path) -> str:
-    return BLOCK.sub(lambda m: m.group(1) + run_example(m.group("args"), index_dir) + m.group(4), text)
+    """``text`` with every example's output printed again, the reranker in :data:`PRECISION`."""
+    with _precision(PRECISION):
+        return BLOCK.sub(lambda m: m.group(1) + run_example(m.group("args"), index_dir) + m.group(4), text)
 
 
 def main(argv=None) -> int:

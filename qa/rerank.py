@@ -7,7 +7,9 @@ candidates of the fused ranking (``rerank_depth`` in ``qa/data/pipeline.toml``).
 trained by ``protocol-qa train`` (see :mod:`qa.train`) from all-MiniLM-L6-v2's
 transformer and kept in ``models/reranker``; nothing is downloaded. It runs
 as an ONNX export made on first use and cached beside the encoder's
-(:func:`index.onnx_encoder.cached_onnx_model`).
+(:func:`index.onnx_encoder.cached_onnx_model`): in bfloat16 on OpenVINO where the
+CPU has it natively, otherwise quantised to int8 weights in ONNX Runtime
+(``PROTOCOL_QA_RERANK_PRECISION``, :func:`rerank_precision`).
 """
 
 from __future__ import annotations
@@ -53,15 +55,44 @@ def length_batches(lengths: Sequence[int], overhead: float = BATCH_OVERHEAD) -> 
     return batches[::-1]
 
 
+PRECISIONS = ("auto", "bf16", "int8", "fp32")
+
+
+def rerank_precision(environ=None) -> str:
+    """``PROTOCOL_QA_RERANK_PRECISION``: ``auto`` (the default), ``bf16``, ``int8`` or ``fp32``."""
+    raw = ((environ if environ is not None else os.environ).get("PROTOCOL_QA_RERANK_PRECISION") or "auto")
+    raw = raw.strip().lower()
+    if raw not in PRECISIONS:
+        raise ValueError(f"PROTOCOL_QA_RERANK_PRECISION must be one of {', '.join(PRECISIONS)}, got {raw!r}")
+    return raw
+
+
+def resolved_precision(precision: str, has_bfloat16: bool) -> str:
+    """The precision ``auto`` stands for on a CPU with or without native bfloat16.
+
+    Native bfloat16 (AMX, AVX512-BF16) runs OpenVINO's bfloat16 fastest; on any
+    other CPU (AVX2) the int8 weights are: seven clauses read in 68 ms against
+    97 ms in float32 on a 2-core AVX2 machine, with the same validation figures
+    (docs/performance.md, "Ninth round"). ``bf16`` without native support runs
+    OpenVINO's float32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"reranker precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        return "bf16" if has_bfloat16 else "int8"
+    return precision
+
+
 class Reranker:
     """A cross-encoder scoring (question, passage) pairs; higher is a better answer.
 
     ``scores`` returns probabilities (the logistic of the model's logit), so
-    they serve as an abstention signal as well as an order. ``runtime`` is
-    ``"openvino"`` (bfloat16 where the CPU has it natively) or ``"onnxruntime"``.
+    they serve as an abstention signal as well as an order. ``precision`` is
+    ``"bf16"`` (OpenVINO, bfloat16 where the CPU has it natively), ``"int8"``
+    (ONNX Runtime, int8 weights), ``"fp32"`` (ONNX Runtime) or ``"auto"``
+    (:func:`resolved_precision`); by default, ``PROTOCOL_QA_RERANK_PRECISION``.
     """
 
-    def __init__(self, model_dir: Path = RERANKER_DIR, *, threads: int | None = None, runtime: str = "auto",
+    def __init__(self, model_dir: Path = RERANKER_DIR, *, threads: int | None = None, precision: str | None = None,
                  cache_dir: Path | None = None) -> None:
         from tokenizers import Tokenizer
 
@@ -75,15 +106,15 @@ class Reranker:
         self.model_dir = model_dir
         self.fingerprint = fingerprint_model_dir(model_dir)
         self.batch_overhead = BATCH_OVERHEAD
-        path = cached_onnx_model(model_dir, self.fingerprint, quantize=False, cache_dir=cache_dir, head="score")
+        self.precision = resolved_precision(precision or rerank_precision(), openvino_has_bfloat16())
+        path = cached_onnx_model(model_dir, self.fingerprint, quantize=self.precision == "int8",
+                                 cache_dir=cache_dir, head="score")
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(MAX_LENGTH, strategy="only_second")
         # Every usable core: ten pairs take 37 ms on OpenVINO with two threads against 65 ms with one.
         threads = threads or _usable_cpus()
-        if runtime == "auto":
-            runtime = "openvino" if openvino_has_bfloat16() else "onnxruntime"
-        if runtime == "openvino":
+        if self.precision == "bf16":
             self._session = _OpenVinoSession(path, threads)
         else:
             import onnxruntime as ort
@@ -140,15 +171,15 @@ def load_reranker(model_dir: Path = RERANKER_DIR, *, encoder: str = "") -> Reran
     if encoder and trained_with and trained_with != encoder:
         log.info("reranker in %s was trained with encoder %s, not %s: not used", model_dir, trained_with, encoder)
         return None
-    return _shared_reranker(model_dir.resolve())
+    return _shared_reranker(model_dir.resolve(), rerank_precision())
 
 
 @lru_cache(maxsize=4)
-def _shared_reranker(model_dir: Path) -> Reranker:
-    """One compiled reranker per model folder, shared by every answerer of the
-    process (it holds no per-question state): an answerer is built again after
+def _shared_reranker(model_dir: Path, precision: str = "auto") -> Reranker:
+    """One compiled reranker per model folder and precision, shared by every answerer
+    of the process (it holds no per-question state): an answerer is built again after
     each new index version, and compiling the model takes about a second."""
-    return Reranker(model_dir)
+    return Reranker(model_dir, precision=precision)
 
 
 def main() -> None:

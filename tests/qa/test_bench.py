@@ -104,6 +104,8 @@ def test_run_bench_returns_the_design_object(tmp_path):
     assert "dense recall@10 of ours against exact search: 1.000" in result["table"]
     assert plot.exists() and plot.with_suffix(".jsonl").exists()
     assert "provisions" in result["details"]["ours"]["build_stages"]
+    # The fake encoder has no reranker trained with it: the table says the answers were timed without one.
+    assert result["details"]["ours"]["reranker"] == "off" and "reranker off" in result["table"]
 
 
 def test_the_timed_index_is_grouped_into_provisions_as_an_ingest_groups_it(tmp_path):
