@@ -19,6 +19,7 @@ import re
 import shlex
 import sys
 from pathlib import Path
+from unittest import mock
 
 from .config import PROJECT_ROOT
 
@@ -43,22 +44,9 @@ def run_example(args: str, index_dir: Path) -> str:
     return f"$ protocol-qa {args}\n{out.getvalue().rstrip()}\n"
 
 
-@contextlib.contextmanager
-def _precision(value: str):
-    previous = os.environ.get("PROTOCOL_QA_RERANK_PRECISION")
-    os.environ["PROTOCOL_QA_RERANK_PRECISION"] = value
-    try:
-        yield
-    finally:
-        if previous is None:
-            del os.environ["PROTOCOL_QA_RERANK_PRECISION"]
-        else:
-            os.environ["PROTOCOL_QA_RERANK_PRECISION"] = previous
-
-
 def regenerate(text: str, index_dir: Path) -> str:
     """``text`` with every example's output printed again, the reranker in :data:`PRECISION`."""
-    with _precision(PRECISION):
+    with mock.patch.dict(os.environ, {"PROTOCOL_QA_RERANK_PRECISION": PRECISION}):
         return BLOCK.sub(lambda m: m.group(1) + run_example(m.group("args"), index_dir) + m.group(4), text)
 
 

@@ -73,7 +73,7 @@ def resolved_precision(precision: str, has_bfloat16: bool) -> str:
     Native bfloat16 (AMX, AVX512-BF16) runs OpenVINO's bfloat16 fastest; on any
     other CPU (AVX2) the int8 weights are: seven clauses read in 68 ms against
     97 ms in float32 on a 2-core AVX2 machine, with the same validation figures
-    (docs/performance.md, "Ninth round"). ``bf16`` without native support runs
+    (docs/performance.md, ninth round). ``bf16`` without native support runs
     OpenVINO's float32."""
     if precision not in PRECISIONS:
         raise ValueError(f"reranker precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")

@@ -40,7 +40,7 @@ PAIRS = [
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (RERANKER_DIR / "config.json").is_file(), reason="no trained reranker")
-def test_int8_reads_as_float32_does(tmp_path_factory):
+def test_int8_reads_as_float32_does():
     question = "Can the leader make the finance director take a warning out of the budget report?"
     exact = Reranker(precision="fp32").scores(question, PAIRS)
     int8 = Reranker(precision="int8")
