@@ -45,8 +45,11 @@ system-packages:
 	if [ -n "$$missing" ]; then echo "Installing Debian's$$missing for the tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
+# One pytest worker per core (pytest-xdist), each test file kept on one worker so that a file's
+# fixtures (indexes, a Streamlit server, a PostgreSQL server) are built once: the suite is CPU-bound
+# and took 23 min 45 s in one process on a 2-core machine (docs/performance.md, "tenth round").
 test: install system-packages
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 clean-index:
 	rm -rf .index

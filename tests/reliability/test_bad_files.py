@@ -27,12 +27,12 @@ def peak_mb():  # VmHWM: this process's own peak (ru_maxrss would include the fo
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
-started = time.perf_counter()
+started = time.process_time()  # CPU seconds: another process sharing the cores does not count
 result = ingest_files([Path(sys.argv[1])])
 print(json.dumps({
     "documents": {d.source: [p.text for p in d.passages] for d in result.documents},
     "skipped": {s.path.name: s.reason for s in result.skipped},
-    "seconds": time.perf_counter() - started,
+    "cpu_seconds": time.process_time() - started,
     "peak_mb": peak_mb(),
 }))
 """
@@ -115,7 +115,7 @@ def test_bad_file_bounded_and_batch_indexed(tmp_path, name):
         assert all(len(text) <= Limits().max_passage_chars for text in outcome["documents"][name])
     else:
         assert expected in outcome["skipped"].get(name, ""), outcome["skipped"]
-    assert outcome["seconds"] < 20, outcome["seconds"]
+    assert outcome["cpu_seconds"] < 20, outcome["cpu_seconds"]  # huge.html took 8 minutes before it was bounded
     assert outcome["peak_mb"] < 600, outcome["peak_mb"]  # the bomb alone took 850 MB, and grows with its size
     if name == "mac-line-ends.txt":
         assert outcome["documents"][name] == ["Gifts over £50 are registered.", "Officers must give impartial advice."]
