@@ -330,7 +330,8 @@ class ComparisonFeatures:
 FEATURE_NAMES = ("evidence", "gap", "similarity", "log_corpus_rank", "lexical_strength", "rerank_top")
 # The learned decision's inputs (models/comparison.skops): validation writers w06-w07, coverage
 # 0.894 and false coverage 0.084 with them against 0.878 and 0.095 for the logistic decision over
-# FEATURE_NAMES and its rules (docs/learning.md, "Eighth round").
+# FEATURE_NAMES and its rules (docs/learning.md, "Eighth round"); fitted again with h09-h23 in
+# calibration, 0.898 and 0.082 (docs/learning.md, "Eleventh round").
 BOOSTED_FEATURES = FEATURE_NAMES + ("coverage_gap", "rerank_second", "rerank_sum", "rerank_gap", "shares_leader",
                                     "shares_top", "tier_match", "question_rerank", "question_scope", "coverage",
                                     "dense_top")
