@@ -31,6 +31,8 @@ from tests.app.test_browser import ARTIFACTS, free_port, launch, start_server, s
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ARTIFACTS / "record"
+# No rerun in progress: Streamlit shows its status widget while the script runs.
+IDLE = "() => !document.querySelector('[data-testid=stStatusWidget]')"
 ASKED = "Can a councillor insist that an officer changes the advice in their report?"
 PARAPHRASE = "Is a member allowed to make staff rewrite the recommendation in a committee report?"
 NEAR = "Can a councillor ask an officer to explain the advice in their report?"
@@ -153,6 +155,10 @@ def test_feedback_sign_in_verification_paraphrase_and_re_verification_in_a_real_
                 "No. A councillor may question an officer's advice but must not make them change it: "
                 "the model code's impartiality of officers.")
             expect(mo.get_by_label("Your name")).to_have_value(MONITORING_OFFICER["name"])
+            # Streamlit takes a text area's value when it loses focus, and reruns; a click that
+            # lands during that rerun can be lost (it was, once in four clean-clone runs).
+            mo.get_by_label("How the clause applies, in your words").press("Tab")
+            mo.wait_for_function(IDLE, timeout=60_000)
             mo.screenshot(path=str(SHOTS / "3-review-queue.png"))
             mo.get_by_role("button", name="Record as verified").click()
             expect(mo.get_by_text("Recorded as v-")).to_be_visible(timeout=60_000)
