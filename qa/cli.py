@@ -599,8 +599,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", parents=[common],
                        help="fine-tune the encoder on the train writers' labelled questions (training/)")
     p.add_argument("--out", metavar="DIR", help="where to write the models (default: models/)")
-    p.add_argument("--stage", action="append", choices=["encoder", "reranker", "decisions", "comparison"],
-                   help="only this stage (repeatable; default: encoder, reranker and decisions, in order; "
+    p.add_argument("--stage", action="append", choices=["encoder", "reranker", "distil", "decisions", "comparison"],
+                   help="only this stage (repeatable; default: encoder, reranker, distil and decisions, in order; "
+                        "'reranker' trains the teacher, 'distil' the smaller reranker answers use; "
                         "'comparison' fits the comparison decision alone, part of 'decisions')")
     p.add_argument("--epochs", type=int, metavar="N", help="the encoder's passes over its training triplets")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default: qa.train.EncoderTraining.seed)")
