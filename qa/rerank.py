@@ -158,6 +158,15 @@ def rerank_enabled(environ=None) -> bool:
     raise ValueError(f"PROTOCOL_QA_RERANK must be on or off, got {raw!r}")
 
 
+def trained_encoder(model_dir: Path) -> str:
+    """The fingerprint of the encoder whose candidates the reranker in ``model_dir`` was
+    trained to reorder (its ``training.json``), or "" when it records none."""
+    try:
+        return json.loads((Path(model_dir) / "training.json").read_text(encoding="utf-8")).get("encoder", "")
+    except (OSError, ValueError):
+        return ""
+
+
 def load_reranker(model_dir: Path = RERANKER_DIR, *, encoder: str = "") -> Reranker | None:
     """The project's reranker, or None when it has none, it is turned off, or it
     was trained on the candidates of an encoder other than ``encoder`` (the
@@ -165,10 +174,7 @@ def load_reranker(model_dir: Path = RERANKER_DIR, *, encoder: str = "") -> Reran
     model_dir = Path(model_dir)
     if not rerank_enabled() or not (model_dir / "config.json").is_file():
         return None
-    try:
-        trained_with = json.loads((model_dir / "training.json").read_text(encoding="utf-8")).get("encoder", "")
-    except (OSError, ValueError):
-        trained_with = ""
+    trained_with = trained_encoder(model_dir)
     if encoder and trained_with and trained_with != encoder:
         log.info("reranker in %s was trained with encoder %s, not %s: not used", model_dir, trained_with, encoder)
         return None

@@ -253,37 +253,47 @@ def train_reranker(pairs: Sequence[RerankPair], destination: Path,
     """Train a cross-encoder from the base model's transformer on ``pairs``; save it to ``destination``."""
     base_dir = _start_training(base_dir, settings.seed)
     import torch
-    from datasets import Dataset
-    from sentence_transformers.cross_encoder import (CrossEncoder, CrossEncoderTrainer,
-                                                     CrossEncoderTrainingArguments)
+    from sentence_transformers.cross_encoder import CrossEncoder
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
     model = CrossEncoder(str(base_dir), num_labels=1, max_length=settings.max_length, device="cpu",
                          local_files_only=True)
-    dataset = Dataset.from_dict({"question": [p.question for p in pairs], "passage": [p.passage for p in pairs],
-                                 "label": [p.label for p in pairs]})
-    work = destination.parent / f".{destination.name}-work"
-    args = CrossEncoderTrainingArguments(
-        output_dir=str(work), num_train_epochs=settings.epochs,
-        per_device_train_batch_size=settings.batch_size, learning_rate=settings.learning_rate,
-        warmup_ratio=settings.warmup_ratio, seed=settings.seed, data_seed=settings.seed,
-        save_strategy="no", logging_steps=20, report_to=[], use_cpu=True, dataloader_num_workers=0,
-        bf16=settings.bf16,
-    )
     positives = sum(1 for p in pairs if p.label > 0)
     loss = BinaryCrossEntropyLoss(model, pos_weight=torch.tensor((len(pairs) - positives) / max(positives, 1)))
-    trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
-    start = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - start
-    save_half_precision(model, destination)
-    shutil.rmtree(work, ignore_errors=True)
+    seconds = _fit_cross_encoder(model, loss, pairs, [p.label for p in pairs], destination, settings,
+                                 logging_steps=20, bf16=settings.bf16)
     # ``encoder``: the fingerprint of the encoder whose candidates it was trained
     # to reorder (qa.rerank.load_reranker uses it with that encoder only).
     summary = {"pairs": len(pairs), "positives": positives, "seconds": round(seconds, 1), "encoder": encoder,
                **settings.__dict__}
     (destination / "training.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
+
+
+def _fit_cross_encoder(model, loss, pairs: Sequence[RerankPair], labels: Sequence[float], destination: Path,
+                       settings, **arguments) -> float:
+    """Train ``model`` with ``loss`` to give ``labels`` on ``pairs`` (``settings``: epochs, batch
+    size, learning rate, warm-up, seed; ``arguments``: more training arguments), save it in
+    half precision to ``destination`` and return the training's seconds."""
+    from datasets import Dataset
+    from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
+
+    dataset = Dataset.from_dict({"question": [p.question for p in pairs], "passage": [p.passage for p in pairs],
+                                 "label": [float(x) for x in labels]})
+    work = destination.parent / f".{destination.name}-work"
+    args = CrossEncoderTrainingArguments(
+        output_dir=str(work), num_train_epochs=settings.epochs,
+        per_device_train_batch_size=settings.batch_size, learning_rate=settings.learning_rate,
+        warmup_ratio=settings.warmup_ratio, seed=settings.seed, data_seed=settings.seed,
+        save_strategy="no", report_to=[], use_cpu=True, dataloader_num_workers=0, **arguments,
+    )
+    trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    save_half_precision(model, destination)
+    shutil.rmtree(work, ignore_errors=True)
+    return seconds
 
 
 def save_half_precision(model, destination: Path) -> None:
@@ -382,15 +392,14 @@ def distil_reranker(pairs: Sequence[RerankPair], logits: Sequence[float], teache
     """Train a student of the teacher's first ``settings.layers`` layers (and its
     embeddings and head) to give the teacher's ``logits`` on ``pairs``; save it to
     ``destination`` with the teacher's record of its encoder."""
-    import torch
-    from datasets import Dataset
-    from sentence_transformers.cross_encoder import (CrossEncoder, CrossEncoderTrainer,
-                                                     CrossEncoderTrainingArguments)
-    from sentence_transformers.cross_encoder.losses import MSELoss
-
     if len(pairs) != len(logits):
         raise ValueError(f"{len(pairs)} pairs but {len(logits)} teacher logits")
-    torch.manual_seed(settings.seed)
+    teacher_dir = _start_training(teacher_dir, settings.seed)
+    import torch
+    from sentence_transformers.cross_encoder import CrossEncoder
+    from sentence_transformers.cross_encoder.losses import MSELoss
+
+    from .rerank import trained_encoder
     model = CrossEncoder(str(teacher_dir), num_labels=1, max_length=settings.max_length, device="cpu",
                          local_files_only=True)
     transformer = model[0].model
@@ -404,27 +413,9 @@ def distil_reranker(pairs: Sequence[RerankPair], logits: Sequence[float], teache
     if settings.freeze_embeddings:
         for parameter in transformer.base_model.embeddings.parameters():
             parameter.requires_grad = False
-    dataset = Dataset.from_dict({"question": [p.question for p in pairs], "passage": [p.passage for p in pairs],
-                                 "label": [float(x) for x in logits]})
-    work = destination.parent / f".{destination.name}-work"
-    args = CrossEncoderTrainingArguments(
-        output_dir=str(work), num_train_epochs=settings.epochs,
-        per_device_train_batch_size=settings.batch_size, learning_rate=settings.learning_rate,
-        warmup_ratio=settings.warmup_ratio, seed=settings.seed, data_seed=settings.seed,
-        save_strategy="no", logging_steps=50, report_to=[], use_cpu=True, dataloader_num_workers=0,
-        batch_sampler=length_batch_sampler(),
-    )
-    trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=MSELoss(model))
-    start = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - start
-    save_half_precision(model, destination)
-    shutil.rmtree(work, ignore_errors=True)
-    try:
-        encoder = json.loads((teacher_dir / "training.json").read_text(encoding="utf-8")).get("encoder", "")
-    except (OSError, ValueError):
-        encoder = ""
-    summary = {"pairs": len(pairs), "seconds": round(seconds, 1), "encoder": encoder,
+    seconds = _fit_cross_encoder(model, MSELoss(model), pairs, logits, destination, settings,
+                                 logging_steps=50, batch_sampler=length_batch_sampler())
+    summary = {"pairs": len(pairs), "seconds": round(seconds, 1), "encoder": trained_encoder(teacher_dir),
                "teacher": str(teacher_dir.name), **settings.__dict__}
     (destination / "training.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
