@@ -416,7 +416,7 @@ def distil_reranker(pairs: Sequence[RerankPair], logits: Sequence[float], teache
     seconds = _fit_cross_encoder(model, MSELoss(model), pairs, logits, destination, settings,
                                  logging_steps=50, batch_sampler=length_batch_sampler())
     summary = {"pairs": len(pairs), "seconds": round(seconds, 1), "encoder": trained_encoder(teacher_dir),
-               "teacher": str(teacher_dir.name), **settings.__dict__}
+               "teacher": teacher_dir.name, **settings.__dict__}
     (destination / "training.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
 
