@@ -266,6 +266,7 @@ def is_long(question: str, words: int = LONG_QUESTION_WORDS) -> bool:
 
 DEFAULT_COMPARISON_MODEL = Path(__file__).parent / "data" / "comparison_model.toml"
 MAX_CORPUS_RANK = 100  # the whole corpus's ranking holds at most this many clauses worth counting
+MAX_COPY_RANK = 31  # a council's own candidates are 30 clauses; a copy not among them counts as 31
 
 
 @dataclass(frozen=True)
@@ -292,7 +293,16 @@ class ComparisonFeatures:
     first three (evidence shared across councils); ``tier_match``, +1 when the
     question names the council's tier ("our parish council"), -1 the other
     tier, 0 neither; ``question_rerank`` and ``question_scope``, the question's
-    own signals over the whole corpus; ``coverage`` and ``dense_top``, its own.
+    own signals over the whole corpus; ``coverage`` and ``dense_top``, its own;
+    ``rerank_third``, the reranker's probability for its third clause;
+    ``best_rerank``, the best council's first; ``similarity_head``, the highest
+    cosine of any of its first three clauses with the best council's shown ones;
+    ``shares_leader_head``, whether any of its first three is a copy or
+    rewording of a clause the best council shows; ``leader_copy_rank``, where its
+    copy or rewording of the best council's first clause stands among its own
+    candidates (:data:`MAX_COPY_RANK` when it has none there). None of them depends on which other councils are compared beside it, save
+    through the best council's clauses (a council compared on its own is decided as
+    among all).
     """
 
     evidence: float
@@ -313,6 +323,11 @@ class ComparisonFeatures:
     question_scope: float = 0.0
     coverage: float = 0.0
     dense_top: float = 0.0
+    rerank_third: float = 0.0
+    best_rerank: float = 0.0
+    similarity_head: float = 0.0
+    shares_leader_head: bool = False
+    leader_copy_rank: int = MAX_COPY_RANK
 
     def values(self) -> dict[str, float]:
         """The models' inputs by name (the rank enters as its logarithm, flags as 0 or 1)."""
@@ -323,18 +338,23 @@ class ComparisonFeatures:
                 "rerank_sum": self.rerank_sum, "rerank_gap": self.rerank_gap,
                 "shares_leader": float(self.shares_leader), "shares_top": float(self.shares_top),
                 "tier_match": self.tier_match, "question_rerank": self.question_rerank,
-                "question_scope": self.question_scope, "coverage": self.coverage, "dense_top": self.dense_top}
+                "question_scope": self.question_scope, "coverage": self.coverage, "dense_top": self.dense_top,
+                "rerank_third": self.rerank_third, "best_rerank": self.best_rerank,
+                "similarity_head": self.similarity_head, "shares_leader_head": float(self.shares_leader_head),
+                "log_leader_copy_rank": math.log(min(max(self.leader_copy_rank, 1), MAX_COPY_RANK))}
 
 
 # The logistic decision's inputs (qa/data/comparison_model.toml, fitted on the packaged encoder).
 FEATURE_NAMES = ("evidence", "gap", "similarity", "log_corpus_rank", "lexical_strength", "rerank_top")
 # The learned decision's inputs (models/comparison.skops): validation writers w06-w07, coverage
-# 0.894 and false coverage 0.084 with them against 0.878 and 0.095 for the logistic decision over
-# FEATURE_NAMES and its rules (docs/learning.md, "Eighth round"); fitted again with h09-h23 in
-# calibration, 0.898 and 0.082 (docs/learning.md, "Eleventh round").
+# 0.894 and false coverage 0.084 with the first seventeen against 0.878 and 0.095 for the logistic
+# decision over FEATURE_NAMES and its rules (docs/learning.md, "Eighth round"); with the last five
+# (from rerank_third), h24-h38 in calibration and the threshold set there, 0.903 and 0.085 against
+# 0.896 and 0.083 (docs/learning.md, "Fifteenth round").
 BOOSTED_FEATURES = FEATURE_NAMES + ("coverage_gap", "rerank_second", "rerank_sum", "rerank_gap", "shares_leader",
                                     "shares_top", "tier_match", "question_rerank", "question_scope", "coverage",
-                                    "dense_top")
+                                    "dense_top", "rerank_third", "best_rerank", "similarity_head", "shares_leader_head",
+                                    "log_leader_copy_rank")
 
 
 class ComparisonModelError(ValueError):
@@ -502,22 +522,28 @@ class BoostedComparison:
     On the validation writers w06-w07 it found 0.894 of the addressing councils'
     answers and showed 0.084 of the silent councils a clause, against 0.878 and
     0.095 for the logistic decision with those rules; on the held-out writers h15-h17,
-    0.888 and 0.060 against 0.879 and 0.067 (docs/learning.md, "Eighth round")."""
+    0.888 and 0.060 against 0.879 and 0.067 (docs/learning.md, "Eighth round"). Since the
+    fifteenth round it reads five more features, is fitted on 43 writers and decides at a
+    threshold set on them (:attr:`threshold`): 0.903 and 0.085 on w06-w07."""
 
     classifier: object = field(repr=False)
     features: tuple[str, ...]
     encoder: str = ""
     note: str = ""
+    # The log-odds at which a council counts as addressing the question, set on the
+    # calibration writers (qa.fit_comparison.threshold_for); 0 in models fitted before it.
+    threshold: float = 0.0
     rules = False
 
     def scores(self, features: Sequence[ComparisonFeatures]) -> list[float]:
-        """Each council's log-odds of addressing the question (one call for all: the
-        trees' prediction costs about 1.6 ms a call, whatever the number of rows)."""
+        """Each council's log-odds of addressing the question less :attr:`threshold` (0 or
+        more: it does; one call for all: the trees' prediction costs about 1.6 ms a call,
+        whatever the number of rows)."""
         if not features:
             return []
         rows = np.array([[values[name] for name in self.features] for values in (f.values() for f in features)],
                         dtype=float)
-        return [float(v) for v in self.classifier.decision_function(rows)]
+        return [float(v) - self.threshold for v in self.classifier.decision_function(rows)]
 
     def score(self, features: ComparisonFeatures) -> float:
         return self.scores([features])[0]
@@ -526,7 +552,7 @@ class BoostedComparison:
         import skops.io
 
         skops.io.dump({"classifier": self.classifier, "features": list(self.features), "encoder": self.encoder,
-                       "note": self.note}, path)
+                       "note": self.note, "threshold": self.threshold}, path)
 
     @classmethod
     def load(cls, path: Path) -> "BoostedComparison":
@@ -549,7 +575,8 @@ class BoostedComparison:
         if unknown:
             raise ComparisonModelError(f"{path}: unknown comparison features {sorted(unknown)}; write it again "
                                        f"with 'protocol-qa train --stage comparison'")
-        return cls(data["classifier"], features, str(data.get("encoder", "")), str(data.get("note", "")))
+        return cls(data["classifier"], features, str(data.get("encoder", "")), str(data.get("note", "")),
+                   float(data.get("threshold", 0.0)))
 
 
 BOOSTED_COMPARISON_MODEL = MODELS_DIR / "comparison.skops"
@@ -615,6 +642,7 @@ def comparison_decision(own: AbstentionSignals, features: ComparisonFeatures,
     score = model.score(features) if score is None else score
     if score >= 0.0:
         return True, ""
-    probability = 1.0 / (1.0 + math.exp(-score))
+    # The probability the model gives, whatever the threshold it is decided at.
+    probability = 1.0 / (1.0 + math.exp(-(score + getattr(model, "threshold", 0.0))))
     return False, (f"its nearest clause is not judged to answer the question "
                    f"(probability {probability:.2f}; it ranks {features.corpus_rank} in the whole corpus)")

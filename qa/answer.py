@@ -555,25 +555,26 @@ class Answerer:
         group_of = self.provision_key if self.index.provisions is not None else (lambda position: None)
         return distinct_head(order, depth, group_of, max(self.rerank_pairs, depth))
 
-    def score(self, query: Query, positions: Iterable[int]) -> None:
+    def score(self, query: Query, positions: Iterable[int], *, alone: bool = False) -> None:
         """The reranker's probability of each of ``positions`` not yet scored for this
-        question, in one call; identical copies (same heading and words) are read once."""
+        question, in one call; identical copies (same heading and words) are read once.
+        With ``alone``, each reading is the same whatever is read beside it (``Reranker.batches``)."""
         new = [p for p in dict.fromkeys(positions) if p not in query.reranked]
         if new:
             texts = {p: self.index.passages[p].retrieval_text for p in new}
             distinct = list(dict.fromkeys(texts.values()))
-            probability = dict(zip(distinct, map(float, self.reranker.scores(query.text, distinct))))
+            probability = dict(zip(distinct, map(float, self.reranker.scores(query.text, distinct, alone=alone))))
             query.reranked.update((p, probability[texts[p]]) for p in new)
 
-    def read(self, query: Query, positions: Sequence[int]) -> dict[int, int]:
-        """Score ``positions`` (:meth:`score`) and return whose reading each takes: its own, or
-        with ``rerank_once_per_provision`` that of one wording of the same provision, one read
-        already for this question if there is one (:func:`qa.ranking.readers`)."""
+    def read(self, query: Query, positions: Sequence[int], *, alone: bool = False) -> dict[int, int]:
+        """Score ``positions`` (:meth:`score`, ``alone`` passed on) and return whose reading each
+        takes: its own, or with ``rerank_once_per_provision`` that of one wording of the same
+        provision, one read already for this question if there is one (:func:`qa.ranking.readers`)."""
         if self.rerank_once_per_provision and self.index.provisions is not None:
             reader = readers(positions, self.provision_key, read=query.reranked.keys())
         else:
             reader = {p: p for p in positions}
-        self.score(query, reader.values())
+        self.score(query, reader.values(), alone=alone)
         return reader
 
     def finish(self, query: Query, run: FusedRun, *, shown: int | None = None,

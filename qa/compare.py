@@ -12,7 +12,7 @@ import numpy as np
 from ingest.infer import council_tier
 from ingest.safe import csv_cell, markdown_text
 
-from .abstain import (MAX_CORPUS_RANK, AbstentionSignals, BoostedComparison, ComparisonFeatures,
+from .abstain import (MAX_COPY_RANK, MAX_CORPUS_RANK, AbstentionSignals, BoostedComparison, ComparisonFeatures,
                       ComparisonModel, comparison_decision, evidence, question_tier, tier_match)
 from .answer import Answerer, Query, Result, clean_question
 from .ranking import group_ranks, lend_to_copies
@@ -156,7 +156,11 @@ def authority_runs(answerer: Answerer, query: Query, order: Sequence[tuple[str, 
         # Councils' rewordings of one provision are read once (rerank_once_per_provision), each
         # council's copy taking that reading: validation coverage 0.878 against 0.877, false coverage
         # 0.095 either way, 19.4 pairs a comparison against 25.3 (docs/performance.md).
-        reader = answerer.read(query, [p for run in fused_runs for p in answerer.rerank_head(run.order, depth)])
+        # Each pair read alone: its reading is then the same in a comparison of chosen councils as in
+        # one of all (int8 scales a call's activations over the whole batch; docs/learning.md,
+        # "Fifteenth round").
+        reader = answerer.read(query, [p for run in fused_runs for p in answerer.rerank_head(run.order, depth)],
+                               alone=True)
         query.reranked.update((p, query.reranked[first]) for p, first in reader.items() if p not in query.reranked)
     runs = []
     for (name, title, kind), fused_run in zip(order, fused_runs):
@@ -172,17 +176,24 @@ def authority_runs(answerer: Answerer, query: Query, order: Sequence[tuple[str, 
     top_provisions = _provisions(answerer, ranked[:3])
     best_rerank = max((run.signals.rerank_top for run in runs), default=0.0)
     asked_tier = question_tier(query.text)
+    leader_first = _provision(answerer, leader.ranked[0][0]) if leader and leader.ranked else None
     features = []
     for run in runs:
+        head = [position for position, _ in run.ranked[:MAX_PER_AUTHORITY]]
         if run is leader:
-            similarity = 1.0
+            similarity = similarity_head = 1.0
         elif leader_vectors is None or not run.ranked:
-            similarity = 0.0
+            similarity = similarity_head = 0.0
         else:
             similarity = answerer.index.best_dense_score(leader_vectors, [run.ranked[0][0]])
+            similarity_head = answerer.index.best_dense_score(leader_vectors, head)
         best_clause = run.ranked[0][0] if run.ranked else None
         best_provision = _provision(answerer, best_clause)
-        read = [query.reranked.get(position, 0.0) for position, _ in run.ranked[:MAX_PER_AUTHORITY]]
+        head_provisions = _provisions(answerer, run.ranked[:MAX_PER_AUTHORITY])
+        copy_rank = 1 if run is leader else next(
+            (place for place, (position, _) in enumerate(run.ranked[:MAX_COPY_RANK - 1], 1)
+             if leader_first is not None and _provision(answerer, position) == leader_first), MAX_COPY_RANK)
+        read = [query.reranked.get(position, 0.0) for position in head]
         features.append(ComparisonFeatures(
             evidence=run.evidence, gap=leader.evidence - run.evidence, similarity=similarity,
             corpus_rank=corpus_rank.get(best_clause, MAX_CORPUS_RANK),
@@ -195,7 +206,10 @@ def authority_runs(answerer: Answerer, query: Query, order: Sequence[tuple[str, 
             shares_top=best_provision is not None and best_provision in top_provisions,
             tier_match=tier_match(asked_tier, council_tier(run.name)),
             question_rerank=overall.rerank_top, question_scope=overall.scope,
-            coverage=run.signals.coverage, dense_top=run.signals.dense_top))
+            coverage=run.signals.coverage, dense_top=run.signals.dense_top,
+            rerank_third=read[2] if len(read) > 2 else 0.0, best_rerank=best_rerank,
+            similarity_head=similarity_head, shares_leader_head=bool(head_provisions & leader_provisions),
+            leader_copy_rank=copy_rank))
     return AuthorityRuns(overall, runs, features)
 
 

@@ -33,8 +33,15 @@ DEFAULT_C = 1.0  # inverse regularisation strength; measured over 0.3 to 3 (READ
 # writers w06-w07 among 300 to 600 rounds, learning rates 0.03 and 0.05, leaves of at least 20 to 100
 # examples, depth 4 or free (coverage 0.888 to 0.895 at false coverage 0.08 over 23 features, these
 # 0.8925); over the 17 shipped features, coverage 0.894 and false coverage 0.084 at its own
-# threshold (docs/learning.md, "Eighth round").
-BOOSTED = {"max_iter": 300, "learning_rate": 0.05, "min_samples_leaf": 100}
+# threshold (docs/learning.md, "Eighth round"). Without early stopping: with it, a tenth of the
+# examples held out at random made the seed move validation coverage by 0.004 (0.8969 to 0.9008
+# over seeds 0-4; docs/learning.md, "Fifteenth round").
+BOOSTED = {"max_iter": 300, "learning_rate": 0.05, "min_samples_leaf": 100, "early_stopping": False}
+# The share of silent councils the decision may show a clause, out of fold on the calibration writers:
+# what the seventeen features gave at even odds there (0.0749 of 54,000 silent councils, h24-h38 in
+# calibration); the seven features added since lower it, and the threshold spends that on coverage
+# (docs/learning.md, "Fifteenth round").
+SILENT_FOUND = 0.0749
 SEED = 0
 HELD_OUT_FOLDS = 10  # the held-out report's folds, by question
 
@@ -88,9 +95,11 @@ def fit(examples: Sequence[Example], c: float = DEFAULT_C, *, encoder: str = "")
                            encoder=encoder)
 
 
-def fit_boosted(examples: Sequence[Example], *, encoder: str = "", seed: int = SEED) -> BoostedComparison:
+def fit_boosted(examples: Sequence[Example], *, encoder: str = "", seed: int = SEED,
+                threshold: float = 0.0) -> BoostedComparison:
     """Gradient-boosted trees over :data:`~qa.abstain.BOOSTED_FEATURES`, silent and addressing
-    councils weighted equally (as the logistic decision's balanced classes)."""
+    councils weighted equally (as the logistic decision's balanced classes), deciding at
+    ``threshold`` log-odds (see :func:`threshold_for`)."""
     counts = Counter(e.addresses for e in examples)
     if counts[True] == 0 or counts[False] == 0:
         raise ValueError("fitting needs councils that address questions and councils that are silent: "
@@ -99,34 +108,59 @@ def fit_boosted(examples: Sequence[Example], *, encoder: str = "", seed: int = S
 
     x, y = _matrix(examples, BOOSTED_FEATURES)
     classifier = HistGradientBoostingClassifier(class_weight="balanced", random_state=seed, **BOOSTED).fit(x, y)
-    return BoostedComparison(classifier, BOOSTED_FEATURES, encoder=encoder)
+    return BoostedComparison(classifier, BOOSTED_FEATURES, encoder=encoder, threshold=threshold)
+
+
+def held_out_scores(examples: Sequence[Example], folds: int = HELD_OUT_FOLDS) -> list[float]:
+    """Each example's log-odds from trees fitted on other questions' examples (questions dealt
+    into ``folds`` groups, as :func:`held_out_decisions`)."""
+    from sklearn.model_selection import GroupKFold
+
+    scores = [0.0] * len(examples)
+    groups = [e.question for e in examples]
+    splitter = GroupKFold(n_splits=min(folds, len(set(groups))))
+    for train_rows, test_rows in splitter.split(np.zeros(len(examples)), groups=groups):
+        model = fit_boosted([examples[i] for i in train_rows])
+        x, _ = _matrix([examples[i] for i in test_rows], model.features)
+        for i, score in zip(test_rows, model.classifier.decision_function(x)):
+            scores[i] = float(score)
+    return scores
+
+
+def threshold_for(examples: Sequence[Example], scores: Sequence[float], silent_found: float = SILENT_FOUND) -> float:
+    """The lowest log-odds at which at most ``silent_found`` of the silent councils among
+    ``examples`` would be shown a clause, by their held-out ``scores``."""
+    silent = np.sort(np.array([s for e, s in zip(examples, scores) if not e.addresses], dtype=float))[::-1]
+    if len(silent) == 0:
+        raise ValueError("setting the threshold needs councils known to be silent: add 'silent' lists")
+    allowed = int(np.floor(silent_found * len(silent)))  # silent councils that may score at or above it
+    if allowed >= len(silent):
+        return float(silent[-1])
+    # Just above the first silent score that must fall below it.
+    return float(np.nextafter(silent[allowed], np.inf))
 
 
 def held_out_decisions(examples: Sequence[Example], c: float = DEFAULT_C, folds: int = HELD_OUT_FOLDS,
-                       *, boosted: bool = False) -> list[bool]:
+                       *, boosted: bool = False, threshold: float = 0.0) -> list[bool]:
     """Each example decided by a model fitted on other questions' examples.
 
     Questions are dealt into ``folds`` groups (all of one question's councils in one
     group) and each group is decided by a model fitted on the rest; with fewer
     questions than folds this is leave-one-question-out. A fit per question made
-    the report quadratic: about 20 minutes at 3,000 questions.
+    the report quadratic: about 20 minutes at 3,000 questions. The trees
+    (``boosted``) decide at ``threshold`` log-odds.
     """
+    if boosted:
+        return [score >= threshold for score in held_out_scores(examples, folds)]
     from sklearn.model_selection import GroupKFold
 
     decisions: list[bool] = [False] * len(examples)
     groups = [e.question for e in examples]
     splitter = GroupKFold(n_splits=min(folds, len(set(groups))))
     for train_rows, test_rows in splitter.split(np.zeros(len(examples)), groups=groups):
-        train = [examples[i] for i in train_rows]
-        if boosted:
-            model = fit_boosted(train)
-            x, _ = _matrix([examples[i] for i in test_rows], model.features)
-            scores = model.classifier.decision_function(x)
-        else:
-            model = fit(train, c)
-            scores = [model.score_values(examples[i].features) for i in test_rows]
-        for i, score in zip(test_rows, scores):
-            decisions[i] = score >= 0.0
+        model = fit([examples[i] for i in train_rows], c)
+        for i in test_rows:
+            decisions[i] = model.score_values(examples[i].features) >= 0.0
     return decisions
 
 
@@ -155,7 +189,8 @@ def write_model(model: ComparisonModel, path: Path, sources: Sequence[Path], c: 
 def write_boosted(model: BoostedComparison, path: Path, sources: Sequence[str], held_out: dict[str, float | int]) -> None:
     """Save ``model`` with a note of what it was fitted on and how it did without each question."""
     note = (f"Fitted by 'protocol-qa train' on {', '.join(sources)} ({held_out['addressing']} addressing and "
-            f"{held_out['silent']} silent councils); fitted without the question (ten folds by question) it found "
+            f"{held_out['silent']} silent councils); deciding at {model.threshold:+.4f} log-odds, fitted without the "
+            f"question (ten folds by question) it found "
             f"{held_out['found_when_addressing']:.3f} of the addressing councils and "
             f"{held_out['found_when_silent']:.3f} of the silent ones.")
-    BoostedComparison(model.classifier, model.features, model.encoder, note).save(path)
+    BoostedComparison(model.classifier, model.features, model.encoder, note, model.threshold).save(path)

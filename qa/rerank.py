@@ -125,15 +125,28 @@ class Reranker:
             options.inter_op_num_threads = 1
             self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
-    def scores(self, question: str, texts: Sequence[str]) -> np.ndarray:
-        """The probability that each of ``texts`` answers ``question``."""
+    def scores(self, question: str, texts: Sequence[str], *, alone: bool = False) -> np.ndarray:
+        """The probability that each of ``texts`` answers ``question``; with ``alone``, each the
+        same whatever is read beside it (see :meth:`batches`)."""
         if not texts:
             return np.zeros(0, dtype=np.float32)
         encodings = self._tokenizer.encode_batch([(question, text) for text in texts])
         probabilities = np.zeros(len(texts), dtype=np.float32)
-        for batch in length_batches([len(e.ids) for e in encodings], self.batch_overhead):
+        for batch in self.batches([len(e.ids) for e in encodings], alone=alone):
             probabilities[batch] = self._run([encodings[row] for row in batch])
         return probabilities
+
+    def batches(self, lengths: Sequence[int], *, alone: bool = False) -> list[list[int]]:
+        """The pairs read together: pairs of like length (:func:`length_batches`). int8 weights
+        quantize each call's activations with one scale for the whole batch, so a pair read beside
+        others scored up to 0.09 away from the same pair read alone (0.015 on average over the
+        development comparisons): with ``alone``, int8 reads each pair on its own, its reading then
+        the same whatever is read beside it (a comparison of chosen councils reads its councils'
+        clauses so, and decides as one of all; on a 2-core AVX2 CPU no slower: docs/performance.md,
+        "fifteenth round"). Float32 and bfloat16 read alike in any batch."""
+        if alone and self.precision == "int8":
+            return [[row] for row in range(len(lengths))]
+        return length_batches(lengths, self.batch_overhead)
 
     def _run(self, encodings) -> np.ndarray:
         width = max(len(e.ids) for e in encodings)

@@ -545,8 +545,10 @@ def fit_decisions(encoder, passages: Sequence[Passage], *, models_dir: Path = MO
         else:
             answerer.scope = load_scope_model(encoder.fingerprint, models_dir / "scope.npz")
         comparisons = fit_comparison.labelled_examples(answerer, questions)
-        held_out = fit_comparison.summary(comparisons, fit_comparison.held_out_decisions(comparisons, boosted=True))
-        comparison = fit_comparison.fit_boosted(comparisons, encoder=encoder.fingerprint)
+        scores = fit_comparison.held_out_scores(comparisons)
+        threshold = fit_comparison.threshold_for(comparisons, scores)
+        held_out = fit_comparison.summary(comparisons, [score >= threshold for score in scores])
+        comparison = fit_comparison.fit_boosted(comparisons, encoder=encoder.fingerprint, threshold=threshold)
         fit_comparison.write_boosted(comparison, models_dir / "comparison.skops", names, held_out)
         progress(f"comparison: fitted on {held_out['addressing']} addressing and {held_out['silent']} silent councils")
     return {"abstention": fitted, "comparison": held_out}

@@ -10,7 +10,8 @@ from ingest.infer import council_tier
 from qa.abstain import (BOOSTED_FEATURES, AbstentionSignals, BoostedComparison, ComparisonFeatures,
                         ComparisonModelError, comparison_decision, fitted_comparison_model, question_tier,
                         tier_match)
-from qa.fit_comparison import Example, fit_boosted, held_out_decisions, summary, write_boosted
+from qa.fit_comparison import (Example, fit_boosted, held_out_decisions, held_out_scores, summary,
+                                threshold_for, write_boosted)
 
 
 def made_up_examples(n=600, seed=5):
@@ -21,6 +22,10 @@ def made_up_examples(n=600, seed=5):
     for i in range(n):
         values = {name: rng.uniform(0.0, 1.0) for name in BOOSTED_FEATURES}
         values["tier_match"] = rng.choice([-1.0, 0.0, 0.0, 1.0])
+        for flag in ("shares_leader", "shares_top", "shares_leader_head"):
+            values[flag] = float(rng.random() < 0.5)
+        for log_rank in ("log_corpus_rank", "log_leader_copy_rank"):
+            values[log_rank] = float(rng.choice([0.0, 1.0, 2.0, 3.0]))
         addresses = values["rerank_top"] > 0.5 and values["tier_match"] >= 0
         examples.append(Example(f"q{i // 4}", f"council {i % 4}", values, addresses))
     return examples
@@ -30,10 +35,11 @@ def features_of(values):
     """ComparisonFeatures whose values() are ``values`` (the rank enters as its logarithm)."""
     import math
 
-    fields = {k: v for k, v in values.items() if k != "log_corpus_rank"}
+    fields = {k: v for k, v in values.items() if k not in ("log_corpus_rank", "log_leader_copy_rank")}
     fields["corpus_rank"] = round(math.exp(values["log_corpus_rank"]))
-    fields["shares_leader"] = bool(round(values["shares_leader"]))
-    fields["shares_top"] = bool(round(values["shares_top"]))
+    fields["leader_copy_rank"] = round(math.exp(values["log_leader_copy_rank"]))
+    for flag in ("shares_leader", "shares_top", "shares_leader_head"):
+        fields[flag] = bool(round(values[flag]))
     return ComparisonFeatures(**fields)
 
 
@@ -69,6 +75,38 @@ def test_the_model_is_saved_and_loaded_without_pickle(tmp_path):
     # Another encoder's scores mean nothing to it: the logistic decision serves instead.
     assert not isinstance(fitted_comparison_model("another", path), BoostedComparison)
     assert fitted_comparison_model("abc123", path).note == loaded.note
+
+
+def test_the_threshold_shows_at_most_the_allowed_share_of_silent_councils_a_clause():
+    examples = made_up_examples(n=400, seed=3)
+    scores = held_out_scores(examples)
+    silent = [s for e, s in zip(examples, scores) if not e.addresses]
+    for share in (0.0, 0.05, 0.2):
+        threshold = threshold_for(examples, scores, share)
+        shown = sum(s >= threshold for s in silent)
+        assert shown <= share * len(silent) < shown + 1 + sum(s == threshold for s in silent)
+    # A stricter allowance never lowers the threshold.
+    assert threshold_for(examples, scores, 0.05) >= threshold_for(examples, scores, 0.2)
+    with pytest.raises(ValueError, match="silent"):
+        threshold_for([e for e in examples if e.addresses], scores)
+
+
+def test_the_model_decides_at_its_threshold_and_keeps_it_when_saved(tmp_path):
+    examples = made_up_examples(n=300)
+    plain = fit_boosted(examples)
+    shifted = fit_boosted(examples, threshold=1.25)
+    sample = [features_of(e.features) for e in made_up_examples(n=20, seed=9)]
+    assert shifted.scores(sample) == pytest.approx([s - 1.25 for s in plain.scores(sample)])
+    path = tmp_path / "comparison.skops"
+    write_boosted(shifted, path, ["h01"], {"addressing": 3, "silent": 4, "found_when_addressing": 0.9,
+                                           "found_when_silent": 0.1})
+    loaded = BoostedComparison.load(path)
+    assert loaded.threshold == 1.25 and "+1.2500 log-odds" in loaded.note
+    assert loaded.scores(sample) == pytest.approx(shifted.scores(sample))
+    # The reason a council is judged silent gives the model's own probability, not the shifted one.
+    weak = AbstentionSignals(coverage=0.2, dense_top=0.1, lexical_strength=0.1, agreement=0.0)
+    found, reason = comparison_decision(weak, sample[0], model=loaded, score=-1.25)
+    assert not found and "probability 0.50" in reason
 
 
 def test_a_damaged_model_file_names_itself_and_the_fix(tmp_path):

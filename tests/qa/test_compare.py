@@ -180,7 +180,7 @@ def test_compare_rows_one_per_council_with_likeness_to_the_model_and_the_silent_
 
 
 def test_each_council_s_features_carry_the_evidence_shared_with_the_others(answerer):
-    from qa.abstain import BOOSTED_FEATURES
+    from qa.abstain import BOOSTED_FEATURES, MAX_COPY_RANK
     from qa.compare import authority_order, authority_runs
 
     runs = authority_runs(answerer, answerer.prepare(GIFTS), authority_order(answerer))
@@ -193,7 +193,15 @@ def test_each_council_s_features_carry_the_evidence_shared_with_the_others(answe
         assert features.tier_match == 0.0  # the question names no tier of council
     leader = max(zip(runs.runs, runs.features), key=lambda pair: pair[0].evidence)[1]
     assert leader.gap == 0.0 and leader.similarity == 1.0
+    assert leader.similarity_head == 1.0 and leader.leader_copy_rank == 1
+    for features in by_name.values():
+        assert features.best_rerank == pytest.approx(best)
+        assert features.similarity_head >= features.similarity  # its first three include its first
+        assert features.shares_leader_head >= features.shares_leader
     if answerer.index.provisions is not None:
         # The model code's gifts clause and Ashford's copy of it are one provision.
         assert by_name["Ashford Test Council"].shares_leader
         assert not by_name["Bexley Test Council"].shares_leader
+        # Ashford's copy of the model code's clause is its first candidate; Bexley has none.
+        assert by_name["Ashford Test Council"].leader_copy_rank == 1
+        assert by_name["Bexley Test Council"].leader_copy_rank == MAX_COPY_RANK

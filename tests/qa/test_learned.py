@@ -32,7 +32,7 @@ class FakeReranker:
     def __init__(self, preferred: str):
         self.preferred, self.scored, self.calls = preferred, 0, 0
 
-    def scores(self, question, texts):
+    def scores(self, question, texts, alone=False):
         self.scored += len(texts)
         self.calls += 1
         return np.array([0.95 if t == self.preferred else 0.05 for t in texts], dtype=np.float32)

@@ -151,7 +151,7 @@ class CountingReranker:
     def __init__(self, preferred: str = ""):
         self.preferred, self.read = preferred, []
 
-    def scores(self, question, texts):
+    def scores(self, question, texts, alone=False):
         import numpy as np
 
         self.read.extend(texts)

@@ -57,6 +57,7 @@ def test_each_text_gets_its_own_score_whatever_the_batches():
     reranker._tokenizer = Tokenizer.from_file(str(RERANKER_DIR / "tokenizer.json"))
     reranker._tokenizer.no_padding()
     reranker._session = RowSession()
+    reranker.precision = "fp32"  # float32 reads like lengths together
     texts = ["Officers give impartial advice.", "Gifts " * 80, "A councillor must not bully anyone.",
              "Hospitality over fifty pounds is registered within 28 days " * 6, "Short."]
     reranker.batch_overhead = 1e9  # one batch
@@ -66,3 +67,17 @@ def test_each_text_gets_its_own_score_whatever_the_batches():
     np.testing.assert_allclose(apart, together)
     assert len(reranker._session.widths) == 1 + len(set(len(e.ids) for e in reranker._tokenizer.encode_batch(
         [("may I accept a gift?", t) for t in texts])))
+
+
+def test_int8_reads_each_pair_on_its_own_when_asked_to():
+    # int8 scales a call's activations over the whole batch: a pair read beside others would
+    # score otherwise than read alone (a comparison reads its councils' clauses alone).
+    reranker = object.__new__(Reranker)
+    reranker.batch_overhead = 1e9
+    reranker.precision = "int8"
+    assert reranker.batches([5, 9, 9, 12], alone=True) == [[0], [1], [2], [3]]
+    assert reranker.batches([5, 9, 9, 12]) == [[0, 1, 2, 3]]  # an ask reads like lengths together
+    reranker.precision = "fp32"
+    assert reranker.batches([5, 9, 9, 12], alone=True) == [[0, 1, 2, 3]]
+    reranker.precision = "bf16"
+    assert reranker.batches([]) == []

@@ -49,3 +49,16 @@ def test_int8_reads_as_float32_does():
     # The weights' rounding moves a probability a little; the clause that answers stays first.
     assert np.abs(exact - approximate).max() < 0.1
     assert approximate.argmax() == exact.argmax() == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (RERANKER_DIR / "config.json").is_file(), reason="no trained reranker")
+def test_an_int8_reading_does_not_depend_on_the_pairs_read_beside_it():
+    # A comparison of chosen councils reads fewer pairs than one of all; each council's
+    # readings, and so its decision, must be the same in both.
+    question = "Can the leader make the finance director take a warning out of the budget report?"
+    int8 = Reranker(precision="int8")
+    together = int8.scores(question, PAIRS, alone=True)
+    apart = np.array([int8.scores(question, [text])[0] for text in PAIRS])
+    assert np.array_equal(together, apart)
+    assert np.array_equal(int8.scores(question, PAIRS[::-1], alone=True)[::-1], together)
