@@ -300,9 +300,9 @@ class ComparisonFeatures:
     ``shares_leader_head``, whether any of its first three is a copy or
     rewording of a clause the best council shows; ``leader_copy_rank``, where its
     copy or rewording of the best council's first clause stands among its own
-    candidates (:data:`MAX_COPY_RANK` when it has none there). None of them depends on which other councils are compared beside it, save
-    through the best council's clauses (a council compared on its own is decided as
-    among all).
+    candidates (:data:`MAX_COPY_RANK` when it has none there). None of them
+    depends on which other councils are compared beside it, save through the
+    best council's clauses (a council compared on its own is decided as among all).
     """
 
     evidence: float

@@ -39,7 +39,7 @@ DEFAULT_C = 1.0  # inverse regularisation strength; measured over 0.3 to 3 (READ
 BOOSTED = {"max_iter": 300, "learning_rate": 0.05, "min_samples_leaf": 100, "early_stopping": False}
 # The share of silent councils the decision may show a clause, out of fold on the calibration writers:
 # what the seventeen features gave at even odds there (0.0749 of 54,000 silent councils, h24-h38 in
-# calibration); the seven features added since lower it, and the threshold spends that on coverage
+# calibration); the five features added since lower it, and the threshold spends that on coverage
 # (docs/learning.md, "Fifteenth round").
 SILENT_FOUND = 0.0749
 SEED = 0
@@ -111,15 +111,19 @@ def fit_boosted(examples: Sequence[Example], *, encoder: str = "", seed: int = S
     return BoostedComparison(classifier, BOOSTED_FEATURES, encoder=encoder, threshold=threshold)
 
 
+def _question_folds(examples: Sequence[Example], folds: int):
+    """Train and test rows of ``folds`` groups of questions (all of one question's councils in one group)."""
+    from sklearn.model_selection import GroupKFold
+
+    groups = [e.question for e in examples]
+    return GroupKFold(n_splits=min(folds, len(set(groups)))).split(np.zeros(len(examples)), groups=groups)
+
+
 def held_out_scores(examples: Sequence[Example], folds: int = HELD_OUT_FOLDS) -> list[float]:
     """Each example's log-odds from trees fitted on other questions' examples (questions dealt
     into ``folds`` groups, as :func:`held_out_decisions`)."""
-    from sklearn.model_selection import GroupKFold
-
     scores = [0.0] * len(examples)
-    groups = [e.question for e in examples]
-    splitter = GroupKFold(n_splits=min(folds, len(set(groups))))
-    for train_rows, test_rows in splitter.split(np.zeros(len(examples)), groups=groups):
+    for train_rows, test_rows in _question_folds(examples, folds):
         model = fit_boosted([examples[i] for i in train_rows])
         x, _ = _matrix([examples[i] for i in test_rows], model.features)
         for i, score in zip(test_rows, model.classifier.decision_function(x)):
@@ -141,23 +145,19 @@ def threshold_for(examples: Sequence[Example], scores: Sequence[float], silent_f
 
 
 def held_out_decisions(examples: Sequence[Example], c: float = DEFAULT_C, folds: int = HELD_OUT_FOLDS,
-                       *, boosted: bool = False, threshold: float = 0.0) -> list[bool]:
+                       *, boosted: bool = False) -> list[bool]:
     """Each example decided by a model fitted on other questions' examples.
 
     Questions are dealt into ``folds`` groups (all of one question's councils in one
     group) and each group is decided by a model fitted on the rest; with fewer
     questions than folds this is leave-one-question-out. A fit per question made
     the report quadratic: about 20 minutes at 3,000 questions. The trees
-    (``boosted``) decide at ``threshold`` log-odds.
+    (``boosted``) decide at even odds.
     """
     if boosted:
-        return [score >= threshold for score in held_out_scores(examples, folds)]
-    from sklearn.model_selection import GroupKFold
-
+        return [score >= 0.0 for score in held_out_scores(examples, folds)]
     decisions: list[bool] = [False] * len(examples)
-    groups = [e.question for e in examples]
-    splitter = GroupKFold(n_splits=min(folds, len(set(groups))))
-    for train_rows, test_rows in splitter.split(np.zeros(len(examples)), groups=groups):
+    for train_rows, test_rows in _question_folds(examples, folds):
         model = fit([examples[i] for i in train_rows], c)
         for i in test_rows:
             decisions[i] = model.score_values(examples[i].features) >= 0.0
