@@ -271,7 +271,10 @@ class OnnxEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        encodings = self._tokenizer.encode_batch(list(texts))
+        # A question alone is tokenized on this thread: a thread pool for one text waits on the
+        # cores ONNX Runtime's threads spin on (docs/performance.md, "sixteenth round").
+        encodings = ([self._tokenizer.encode(texts[0])] if len(texts) == 1
+                     else self._tokenizer.encode_batch(list(texts)))
         order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
         starts = range(0, len(order), batch_size)
         if progress:

@@ -43,6 +43,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
+from .trees import CompiledTrees, compile_trees
+
 DEFAULT_QUESTION_FORMS = Path(__file__).parent / "data" / "question_forms.toml"
 
 
@@ -533,17 +535,24 @@ class BoostedComparison:
     # The log-odds at which a council counts as addressing the question, set on the
     # calibration writers (qa.fit_comparison.threshold_for); 0 in models fitted before it.
     threshold: float = 0.0
+    # The trees as arrays (qa.trees): the same log-odds in about 0.6 ms for a comparison's councils
+    # against scikit-learn's 3.5 ms idle and tens of ms beside the reranker's threads; None: scikit-learn's.
+    trees: CompiledTrees | None = field(default=None, repr=False, compare=False)
     rules = False
+
+    def __post_init__(self) -> None:
+        if self.trees is None:
+            object.__setattr__(self, "trees", compile_trees(self.classifier))
 
     def scores(self, features: Sequence[ComparisonFeatures]) -> list[float]:
         """Each council's log-odds of addressing the question less :attr:`threshold` (0 or
-        more: it does; one call for all: the trees' prediction costs about 1.6 ms a call,
-        whatever the number of rows)."""
+        more: it does), all councils in one call."""
         if not features:
             return []
         rows = np.array([[values[name] for name in self.features] for values in (f.values() for f in features)],
                         dtype=float)
-        return [float(v) - self.threshold for v in self.classifier.decision_function(rows)]
+        predict = self.trees.decision_function if self.trees is not None else self.classifier.decision_function
+        return [float(v) - self.threshold for v in predict(rows)]
 
     def score(self, features: ComparisonFeatures) -> float:
         return self.scores([features])[0]
