@@ -131,8 +131,8 @@ class Reranker:
         if not texts:
             return np.zeros(0, dtype=np.float32)
         # One pair after another: encode_batch hands a few pairs to a thread pool, which then waits
-        # on the cores ONNX Runtime's threads spin on (2.2 ms a call inside an answer, against 0.05 ms
-        # a pair alone: docs/performance.md, "sixteenth round").
+        # on the cores ONNX Runtime's threads spin on (2.2 ms a call on average inside a comparison,
+        # where a question alone takes 0.02-0.03 ms: docs/performance.md, "sixteenth round").
         encodings = [self._tokenizer.encode(question, text) for text in texts]
         probabilities = np.zeros(len(texts), dtype=np.float32)
         for batch in self.batches([len(e.ids) for e in encodings], alone=alone):
