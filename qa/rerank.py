@@ -177,22 +177,34 @@ def rerank_enabled(environ=None) -> bool:
 def trained_encoder(model_dir: Path) -> str:
     """The fingerprint of the encoder whose candidates the reranker in ``model_dir`` was
     trained to reorder (its ``training.json``), or "" when it records none."""
+    return _training_record(model_dir).get("encoder", "")
+
+
+def served_encoders(model_dir: Path) -> tuple[str, ...]:
+    """The encoders the reranker in ``model_dir`` reorders the candidates of: the one it
+    was trained with and those its ``training.json`` lists under ``serves`` (encoders
+    trained further from that one by the encoder's second pass, qa.train), or () when
+    it records none."""
+    record = _training_record(model_dir)
+    return tuple(e for e in [record.get("encoder", ""), *record.get("serves", [])] if e)
+
+
+def _training_record(model_dir: Path) -> dict:
     try:
-        return json.loads((Path(model_dir) / "training.json").read_text(encoding="utf-8")).get("encoder", "")
+        return json.loads((Path(model_dir) / "training.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return ""
+        return {}
 
 
 def load_reranker(model_dir: Path = RERANKER_DIR, *, encoder: str = "") -> Reranker | None:
     """The project's reranker, or None when it has none, it is turned off, or it
-    was trained on the candidates of an encoder other than ``encoder`` (the
-    fingerprint in its ``training.json``)."""
+    serves encoders other than ``encoder`` (:func:`served_encoders`)."""
     model_dir = Path(model_dir)
     if not rerank_enabled() or not (model_dir / "config.json").is_file():
         return None
-    trained_with = trained_encoder(model_dir)
-    if encoder and trained_with and trained_with != encoder:
-        log.info("reranker in %s was trained with encoder %s, not %s: not used", model_dir, trained_with, encoder)
+    served = served_encoders(model_dir)
+    if encoder and served and encoder not in served:
+        log.info("reranker in %s serves encoder(s) %s, not %s: not used", model_dir, ", ".join(served), encoder)
         return None
     return _shared_reranker(model_dir.resolve(), rerank_precision())
 

@@ -14,6 +14,11 @@ van den Oord et al. 2018's InfoNCE as used by Henderson et al. 2017) on
   push a right answer away);
 - the batch sampler never puts one passage twice in a batch, for the same reason.
 
+A second pass (``SECOND_PASS``) goes on from that encoder with the ``train``
+writers marked ``encoder_pass = 2`` in ``training/writers.toml`` (writers who
+joined after the first pass, once their calibration use was over), negatives
+mined by the first pass's encoder.
+
 Only ``train`` writers are used; ``validation`` writers choose between runs
 (``protocol-qa eval``), ``test`` writers are never seen. The result is written
 to ``models/encoder`` in half precision (the weights of a 22-million-parameter
@@ -82,6 +87,12 @@ class EncoderTraining:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError(f"epochs must be >= 1 and batch_size >= 2, got {self.epochs} and {self.batch_size}")
+
+
+# The encoder's second pass: one epoch more at a lower learning rate over the first
+# pass's encoder (docs/learning.md, "Seventeenth round": on the validation writers
+# w06+w07, ranking alone went from success@1 0.834 to 0.857).
+SECOND_PASS = EncoderTraining(epochs=1, learning_rate=2e-5)
 
 
 @dataclass(frozen=True)
@@ -249,7 +260,7 @@ def mine_rerank_pairs(labelled: Sequence[LabelledQuestion], passages: Sequence[P
 
 def train_reranker(pairs: Sequence[RerankPair], destination: Path,
                    settings: RerankerTraining = RerankerTraining(), *, base_dir: Path | None = None,
-                   encoder: str = "") -> dict:
+                   encoder: str = "", serves: Sequence[str] = ()) -> dict:
     """Train a cross-encoder from the base model's transformer on ``pairs``; save it to ``destination``."""
     base_dir = _start_training(base_dir, settings.seed)
     import torch
@@ -263,9 +274,10 @@ def train_reranker(pairs: Sequence[RerankPair], destination: Path,
     seconds = _fit_cross_encoder(model, loss, pairs, [p.label for p in pairs], destination, settings,
                                  logging_steps=20, bf16=settings.bf16)
     # ``encoder``: the fingerprint of the encoder whose candidates it was trained
-    # to reorder (qa.rerank.load_reranker uses it with that encoder only).
+    # to reorder; ``serves``: encoders trained further from that one (the second
+    # pass). qa.rerank.load_reranker uses it with those encoders only.
     summary = {"pairs": len(pairs), "positives": positives, "seconds": round(seconds, 1), "encoder": encoder,
-               **settings.__dict__}
+               "serves": list(serves), **settings.__dict__}
     (destination / "training.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
 
@@ -399,7 +411,7 @@ def distil_reranker(pairs: Sequence[RerankPair], logits: Sequence[float], teache
     from sentence_transformers.cross_encoder import CrossEncoder
     from sentence_transformers.cross_encoder.losses import MSELoss
 
-    from .rerank import trained_encoder
+    from .rerank import served_encoders, trained_encoder
     model = CrossEncoder(str(teacher_dir), num_labels=1, max_length=settings.max_length, device="cpu",
                          local_files_only=True)
     transformer = model[0].model
@@ -416,26 +428,34 @@ def distil_reranker(pairs: Sequence[RerankPair], logits: Sequence[float], teache
     seconds = _fit_cross_encoder(model, MSELoss(model), pairs, logits, destination, settings,
                                  logging_steps=50, batch_sampler=length_batch_sampler())
     summary = {"pairs": len(pairs), "seconds": round(seconds, 1), "encoder": trained_encoder(teacher_dir),
-               "teacher": teacher_dir.name, **settings.__dict__}
+               "serves": list(served_encoders(teacher_dir)[1:]), "teacher": teacher_dir.name, **settings.__dict__}
     (destination / "training.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
 
 
 STAGES = ("encoder", "reranker", "distil", "decisions")
+# The first pass's encoder, when a second pass follows: the reranker's negatives are
+# mined by it. Built by ``protocol-qa train``, never committed (.gitignore).
+FIRST_PASS_DIR = MODELS_DIR / "encoder-first-pass"
 # Part of ``decisions`` run on its own: the comparison decision alone, over the scope model already fitted.
 PARTS = ("comparison",)
 
 
 def run_training(*, models_dir: Path = MODELS_DIR, stages: Sequence[str] = STAGES,
                  encoder_settings: EncoderTraining = EncoderTraining(),
+                 second_pass: EncoderTraining = SECOND_PASS,
                  reranker_settings: RerankerTraining = RerankerTraining(),
                  distil_settings: Distillation = Distillation(),
                  writers_dir: Path | None = None, progress=print, extra_questions: Sequence = ()) -> dict:
     """The whole of ``protocol-qa train``, stage by stage (each reads what the one before wrote):
 
-    1. ``encoder``: fine-tune all-MiniLM-L6-v2 on the ``train`` writers (negatives mined by the packaged model);
-    2. ``reranker``: train the cross-encoder (the teacher, ``models/reranker-teacher``) on the same
-       questions, negatives mined by the new encoder;
+    1. ``encoder``: fine-tune all-MiniLM-L6-v2 on the ``train`` writers of the first pass (negatives
+       mined by the packaged model); then, when some writers are marked ``encoder_pass = 2``, go on
+       from that encoder with ``second_pass`` settings on theirs (negatives mined by the first
+       pass's encoder, kept in ``models/encoder-first-pass``);
+    2. ``reranker``: train the cross-encoder (the teacher, ``models/reranker-teacher``) on the first
+       pass's questions, negatives mined by the first pass's encoder (the new encoder when there
+       was no second pass, or when ``models/encoder-first-pass`` is gone);
     3. ``distil``: train the reranker the product runs (``models/reranker``), a student of the
        teacher's first layers, on the teacher's logits for the same pairs;
     4. ``decisions``: fit the abstention and comparison decisions on the ``calibration``
@@ -461,26 +481,46 @@ def run_training(*, models_dir: Path = MODELS_DIR, stages: Sequence[str] = STAGE
                                  tuple(extra_questions)))
     passages = training_passages()
     labelled = label_writers(writers, passages)
+    passes = {w.writer: w.encoder_pass for w in writers}
+    first = [item for item in labelled if passes[item.writer] == 1]
+    second = [item for item in labelled if passes[item.writer] == 2]
     encoder_dir, reranker_dir = models_dir / "encoder", models_dir / "reranker"
+    first_pass_dir = models_dir / FIRST_PASS_DIR.name
     teacher_dir = models_dir / TEACHER_DIR.name
     summary: dict = {"writers": [w.writer for w in writers],
                      "questions": sum(1 for item in labelled if item.answerable and item.positives)}
     if "encoder" in stages:
         base = load_embedder("onnx", purpose="passages", model_dir=packaged_model_dir())
-        triplets = mine_triplets(labelled, passages, base, seed=encoder_settings.seed)
-        progress(f"encoder: {len(triplets)} triplets from {summary['questions']} questions "
-                 f"(writers {', '.join(summary['writers'])})")
-        summary["encoder"] = train_encoder(triplets, encoder_dir, encoder_settings)
-        progress(f"encoder: trained in {summary['encoder']['seconds']:.0f} s, written to {encoder_dir}")
+        triplets = mine_triplets(first, passages, base, seed=encoder_settings.seed)
+        first_writers = [w.writer for w in writers if w.encoder_pass == 1]
+        progress(f"encoder: {len(triplets)} triplets (writers {', '.join(first_writers)})")
+        destination = first_pass_dir if second else encoder_dir
+        summary["encoder"] = train_encoder(triplets, destination, encoder_settings)
+        progress(f"encoder: trained in {summary['encoder']['seconds']:.0f} s, written to {destination}")
+        if second:
+            miner = load_embedder("onnx", purpose="passages", model_dir=first_pass_dir)
+            triplets = mine_triplets(second, passages, miner, seed=second_pass.seed)
+            progress(f"encoder, second pass: {len(triplets)} triplets (writers "
+                     f"{', '.join(w.writer for w in writers if w.encoder_pass == 2)})")
+            summary["encoder_second_pass"] = train_encoder(triplets, encoder_dir, second_pass,
+                                                           base_dir=first_pass_dir)
+            progress(f"encoder, second pass: trained in {summary['encoder_second_pass']['seconds']:.0f} s, "
+                     f"written to {encoder_dir}")
     if not set(stages) & {"reranker", "distil", "decisions", "comparison"}:
         return summary
     encoder = load_embedder("onnx", purpose="passages", model_dir=encoder_dir)
     if "reranker" in stages or "distil" in stages:
-        pairs = mine_rerank_pairs(labelled, passages, encoder, seed=reranker_settings.seed)
-        progress(f"reranker: {len(pairs)} pairs")
+        # The reranker learns to reorder the first pass's candidates and serves the
+        # second pass's encoder too (its training.json says so; qa.rerank.served_encoders).
+        mining_dir = first_pass_dir if second and (first_pass_dir / "config.json").is_file() else encoder_dir
+        miner = encoder if mining_dir == encoder_dir else load_embedder("onnx", purpose="passages",
+                                                                          model_dir=mining_dir)
+        pairs = mine_rerank_pairs(first, passages, miner, seed=reranker_settings.seed)
+        progress(f"reranker: {len(pairs)} pairs (negatives mined by {mining_dir})")
     if "reranker" in stages:
+        serves = [fingerprint_model_dir(encoder_dir)] if mining_dir != encoder_dir else []
         summary["reranker"] = train_reranker(pairs, teacher_dir, reranker_settings,
-                                             encoder=fingerprint_model_dir(encoder_dir))
+                                             encoder=fingerprint_model_dir(mining_dir), serves=serves)
         progress(f"reranker: trained in {summary['reranker']['seconds']:.0f} s, written to {teacher_dir}")
     if "distil" in stages:
         if not (teacher_dir / "config.json").is_file():

@@ -14,6 +14,11 @@ with a sidecar note saying who wrote them, when and under what brief.
 Splitting by writer, never by shuffling questions, keeps one writer's
 paraphrases of a clause from sitting on both sides of a split.
 
+A ``train`` writer may carry ``encoder_pass = 2``: writers who joined the
+``train`` split after the encoder was first trained. The encoder's second pass
+trains on them alone, starting from the first pass's encoder (``qa.train``);
+the reranker keeps to the first pass's writers.
+
 Labels are tied to passages here: a question's positives are the passages
 that *match* one of its expectations by the evaluation README's definition
 (same authority, normalised text containing the normalised ``contains``). An
@@ -39,6 +44,7 @@ TRAINING_DIR = PROJECT_ROOT / "training"
 # feedback: the learning loop's writer, whose misses reach training only through the
 # Monitoring Officer's record (protocol-qa train --from-record; docs/learning.md)
 SPLITS = ("train", "calibration", "validation", "test", "feedback")
+ENCODER_PASSES = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class WriterSet:
     role: str
     path: Path
     questions: tuple[EvalQuestion, ...]
+    encoder_pass: int = 1
 
 
 @dataclass(frozen=True)
@@ -80,13 +87,17 @@ def load_writers(directory: Path = TRAINING_DIR, *, splits: Sequence[str] = SPLI
         split = entry.get("split", "")
         if split not in SPLITS:
             raise ValueError(f"{manifest}: writer {writer!r} has split {split!r}; use one of {', '.join(SPLITS)}")
+        encoder_pass = entry.get("encoder_pass", 1)
+        if encoder_pass not in ENCODER_PASSES or (encoder_pass != 1 and split != "train"):
+            raise ValueError(f"{manifest}: writer {writer!r} has encoder_pass {encoder_pass!r}; "
+                             f"use 1 or 2, and 2 only in the 'train' split")
         if split not in splits:
             continue
         path = directory / entry.get("file", f"questions/{writer}.jsonl")
         if not path.is_file():
             raise ValueError(f"{manifest}: writer {writer!r} names {path}, which does not exist")
         out.append(WriterSet(writer=writer, split=split, role=entry.get("role", ""), path=path,
-                             questions=tuple(load_questions(path))))
+                             questions=tuple(load_questions(path)), encoder_pass=encoder_pass))
     return out
 
 

@@ -13,7 +13,7 @@ from qa.config import load_pipeline
 from qa.evaluate import EvalQuestion
 from qa.fit_abstention import Example, fit, fit_scope, summary
 from qa.ranking import rerank_scores
-from qa.rerank import load_reranker, rerank_enabled
+from qa.rerank import load_reranker, rerank_enabled, served_encoders
 
 
 def test_rerank_scores_blend_the_probability_with_the_scaled_fused_score():
@@ -135,6 +135,19 @@ def test_the_scope_model_separates_questions_by_their_words_and_round_trips(tmp_
     scope.save(path)
     with np.load(path) as data:
         assert str(data["encoder"]) == embedder.fingerprint and data["weights"].shape == (embedder.dim,)
+
+
+def test_a_reranker_serves_the_encoder_it_was_trained_with_and_those_continued_from_it(tmp_path, monkeypatch):
+    import qa.rerank
+
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "training.json").write_text(json.dumps({"encoder": "first-pass", "serves": ["second-pass"]}))
+    monkeypatch.setattr(qa.rerank, "_shared_reranker", lambda model_dir, precision: ("loaded", model_dir))
+    assert served_encoders(tmp_path) == ("first-pass", "second-pass")
+    assert load_reranker(tmp_path, encoder="second-pass") == ("loaded", tmp_path.resolve())
+    assert load_reranker(tmp_path, encoder="first-pass") is not None
+    assert load_reranker(tmp_path, encoder="another-encoder") is None
+    assert served_encoders(tmp_path / "absent") == ()
 
 
 def test_a_reranker_trained_with_another_encoder_is_not_used(tmp_path, monkeypatch):

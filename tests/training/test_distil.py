@@ -22,7 +22,8 @@ def tiny_teacher(tmp_path):
     BertForSequenceClassification(config).save_pretrained(teacher)
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(RERANKER_DIR / name, teacher / name)
-    (teacher / "training.json").write_text(json.dumps({"encoder": "abc123"}), encoding="utf-8")
+    (teacher / "training.json").write_text(json.dumps({"encoder": "abc123", "serves": ["def456"]}),
+                                             encoding="utf-8")
     return teacher
 
 
@@ -45,7 +46,8 @@ def test_the_student_keeps_the_chosen_layers_learns_the_logits_and_records_its_t
     config = json.loads((student / "config.json").read_text())
     assert config["num_hidden_layers"] == 2
     assert summary["layers"] == (0, 2) and summary["pairs"] == 24
-    assert json.loads((student / "training.json").read_text())["encoder"] == "abc123"
+    record = json.loads((student / "training.json").read_text())
+    assert record["encoder"] == "abc123" and record["serves"] == ["def456"]
     teacher_weights = load_file(str(tiny_teacher / "model.safetensors"))
     student_weights = load_file(str(student / "model.safetensors"))
     # The teacher's third layer became the student's second; the word embeddings stayed frozen.

@@ -114,3 +114,51 @@ def test_the_record_s_confirmed_questions_train_the_encoder_or_else_join_the_dec
                        progress=lambda line: None, extra_questions=confirmed)
     assert seen["decisions"] == ([] if trains_encoder else list(confirmed))
     assert ("record" in seen.get("encoder", [])) is trains_encoder
+
+
+def test_the_encoder_s_second_pass_goes_on_from_the_first_with_the_writers_marked_for_it(monkeypatch, tmp_path):
+    # Pass 1 trains from the packaged model on the first writers; pass 2 goes on from
+    # pass 1's encoder on the writers marked encoder_pass = 2, negatives mined by pass 1;
+    # the reranker keeps to the first writers and their miner, and serves both encoders.
+    import index.embed
+    import qa.train as train
+
+    write_writers(tmp_path, '[writer.w1]\nsplit = "train"\n[writer.w2]\nsplit = "train"\nencoder_pass = 2\n')
+    (tmp_path / "questions" / "w2.jsonl").write_text(
+        (tmp_path / "questions" / "w1.jsonl").read_text().replace('"x1"', '"x2"'))
+    models = tmp_path / "models"
+    calls = []
+
+    def fake_train_encoder(triplets, destination, settings, *, base_dir=None):
+        calls.append(("train", destination.name, settings, base_dir and base_dir.name))
+        destination.mkdir(parents=True)
+        (destination / "config.json").write_text("{}")
+        return {"seconds": 0.0}
+
+    monkeypatch.setattr(train, "training_passages", lambda: PASSAGES)
+    monkeypatch.setattr(index.embed, "load_embedder", lambda *a, model_dir, **k: model_dir.name)
+    monkeypatch.setattr(index.embed, "packaged_model_dir", lambda: tmp_path / "packaged")
+    monkeypatch.setattr(index.embed, "fingerprint_model_dir", lambda model_dir: f"fp-{model_dir.name}")
+    monkeypatch.setattr(train, "mine_triplets", lambda labelled, passages, miner, **k: calls.append(
+        ("mine", miner, [item.writer for item in labelled])) or [])
+    monkeypatch.setattr(train, "train_encoder", fake_train_encoder)
+    monkeypatch.setattr(train, "mine_rerank_pairs", lambda labelled, passages, miner, **k: calls.append(
+        ("pairs", miner, [item.writer for item in labelled])) or [])
+    monkeypatch.setattr(train, "train_reranker", lambda pairs, destination, settings, **k: calls.append(
+        ("reranker", k["encoder"], k["serves"])) or {"seconds": 0.0})
+    train.run_training(models_dir=models, stages=("encoder", "reranker"), writers_dir=tmp_path,
+                       progress=lambda line: None)
+    assert calls == [
+        ("mine", "packaged", ["w1"]),
+        ("train", "encoder-first-pass", train.EncoderTraining(), None),
+        ("mine", "encoder-first-pass", ["w2"]),
+        ("train", "encoder", train.SECOND_PASS, "encoder-first-pass"),
+        ("pairs", "encoder-first-pass", ["w1"]),
+        ("reranker", "fp-encoder-first-pass", ["fp-encoder"]),
+    ]
+
+
+def test_a_second_pass_outside_the_train_split_is_refused_by_name(tmp_path):
+    write_writers(tmp_path, '[writer.w1]\nsplit = "calibration"\nencoder_pass = 2\n')
+    with pytest.raises(ValueError, match="writer 'w1' has encoder_pass 2; use 1 or 2, and 2 only in the 'train'"):
+        load_writers(tmp_path)
