@@ -10,7 +10,8 @@ import pytest
 
 from index.embed import FakeEmbedder
 from index.hybrid import HybridIndex
-from qa.bench import KEYS, bench_questions, draw_plot, percentiles, real_corpus, run_bench, synthetic_corpus
+from qa.bench import (KEYS, bench_questions, draw_plot, percentiles, real_corpus, run_bench, same_questions,
+                      synthetic_corpus)
 from qa.config import Settings
 
 
@@ -104,8 +105,23 @@ def test_run_bench_returns_the_design_object(tmp_path):
     assert "dense recall@10 of ours against exact search: 1.000" in result["table"]
     assert plot.exists() and plot.with_suffix(".jsonl").exists()
     assert "provisions" in result["details"]["ours"]["build_stages"]
+    same = result["details"]["same_questions"]["ask"]
+    assert same["questions"] == 6 and same["ours_ms"] == design["ours"]["ask_ms"]  # 300 passages: the same questions
+    assert "ask on the baseline's 6 questions" in result["table"]
     # The fake encoder has no reranker trained with it: the table says the answers were timed without one.
     assert result["details"]["ours"]["reranker"] == "off" and "reranker off" in result["table"]
+
+
+def test_a_speed_up_is_read_over_the_questions_both_sides_answered():
+    # Above 50,000 passages the baseline answers only its first questions; ours is read over the
+    # same ones, so that a slow question ours met later does not count against one side only.
+    ours = {"ask_each_ms": [2.0, 4.0, 90.0, 95.0], "compare_each_ms": [10.0, 30.0, 500.0]}
+    baseline = {"ask_each_ms": [20.0, 40.0], "compare_each_ms": [40.0]}
+    same = same_questions(ours, baseline)
+    assert same["ask"]["questions"] == 2
+    assert same["ask"]["ours_ms"] == percentiles([2.0, 4.0]) and same["ask"]["baseline_ms"] == percentiles([20.0, 40.0])
+    assert same["ask"]["speedup"]["p50"] == 10.0  # 30 ms against 3 ms
+    assert same["compare"]["speedup"] == {"p50": 4.0, "p95": 4.0, "p99": 4.0}
 
 
 def test_the_timed_index_is_grouped_into_provisions_as_an_ingest_groups_it(tmp_path):
