@@ -34,6 +34,11 @@ MAX_LENGTH = 192  # word pieces of question and clause together, as trained (qa.
 # read in one batch were padding. Pairs are read in batches of like length (length_batches),
 # a further batch being worth this many word pieces of padding (docs/performance.md).
 BATCH_OVERHEAD = 64
+# On OpenVINO (bfloat16) each batch shape met for the first time costs 3-7 ms a call more than
+# the same shape again, which made the slowest answers of a new process: widths there are
+# rounded up to a multiple of this many word pieces, so that it meets 12 widths instead of 192
+# (docs/performance.md, "nineteenth round").
+BF16_WIDTH_STEP = 16
 
 
 def length_batches(lengths: Sequence[int], overhead: float = BATCH_OVERHEAD) -> list[list[int]]:
@@ -108,6 +113,7 @@ class Reranker:
         self.fingerprint = fingerprint_model_dir(model_dir)
         self.batch_overhead = BATCH_OVERHEAD
         self.precision = resolved_precision(precision or rerank_precision(), openvino_has_bfloat16())
+        self.width_step = BF16_WIDTH_STEP if self.precision == "bf16" else 1
         path = cached_onnx_model(model_dir, self.fingerprint, quantize=self.precision == "int8",
                                  cache_dir=cache_dir, head="score")
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -152,7 +158,7 @@ class Reranker:
         return length_batches(lengths, self.batch_overhead)
 
     def _run(self, encodings) -> np.ndarray:
-        width = max(len(e.ids) for e in encodings)
+        width = padded_width(max(len(e.ids) for e in encodings), self.width_step)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros_like(ids)
         segments = np.zeros_like(ids)
@@ -162,6 +168,15 @@ class Reranker:
             segments[row, :len(e.ids)] = e.type_ids
         logits = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": segments})[0]
         return (1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64).reshape(-1)))).astype(np.float32)
+
+
+def padded_width(longest: int, step: int) -> int:
+    """The width a batch whose longest pair has ``longest`` word pieces is read at: rounded up to
+    a multiple of ``step`` (1: exactly ``longest``), never past :data:`MAX_LENGTH` but when
+    ``longest`` is."""
+    if step <= 1:
+        return longest
+    return max(longest, min(MAX_LENGTH, -(-longest // step) * step))
 
 
 def rerank_enabled(environ=None) -> bool:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from qa.rerank import RERANKER_DIR, Reranker, length_batches
+from qa.rerank import MAX_LENGTH, RERANKER_DIR, Reranker, length_batches, padded_width
 
 
 def padded(lengths, batches, overhead):
@@ -58,6 +58,7 @@ def test_each_text_gets_its_own_score_whatever_the_batches():
     reranker._tokenizer.no_padding()
     reranker._session = RowSession()
     reranker.precision = "fp32"  # float32 reads like lengths together
+    reranker.width_step = 1
     texts = ["Officers give impartial advice.", "Gifts " * 80, "A councillor must not bully anyone.",
              "Hospitality over fifty pounds is registered within 28 days " * 6, "Short."]
     reranker.batch_overhead = 1e9  # one batch
@@ -67,6 +68,34 @@ def test_each_text_gets_its_own_score_whatever_the_batches():
     np.testing.assert_allclose(apart, together)
     assert len(reranker._session.widths) == 1 + len(set(len(e.ids) for e in reranker._tokenizer.encode_batch(
         [("may I accept a gift?", t) for t in texts])))
+
+
+@pytest.mark.skipif(not (RERANKER_DIR / "tokenizer.json").is_file(), reason="no trained reranker's tokenizer")
+def test_bfloat16_batches_are_read_at_widths_rounded_up_and_score_as_at_their_own():
+    # OpenVINO prepares each new batch shape on first use: rounding widths up to a step keeps the
+    # shapes few, and padding (masked) leaves each pair's score its own.
+    from tokenizers import Tokenizer
+
+    reranker = object.__new__(Reranker)
+    reranker._tokenizer = Tokenizer.from_file(str(RERANKER_DIR / "tokenizer.json"))
+    reranker._tokenizer.no_padding()
+    reranker._tokenizer.enable_truncation(MAX_LENGTH, strategy="only_second")
+    reranker.batch_overhead = 0
+    reranker.precision = "bf16"
+    texts = ["Officers give impartial advice.", "A councillor must not bully anyone.", "Gifts " * 300]
+    scores = {}
+    for step in (1, 16):
+        reranker._session, reranker.width_step = RowSession(), step
+        scores[step] = reranker.scores("may I accept a gift?", texts)
+        widths = [shape[1] for shape in reranker._session.widths]
+        assert all(w % step == 0 or w == MAX_LENGTH for w in widths) and max(widths) == MAX_LENGTH
+    np.testing.assert_allclose(scores[16], scores[1])
+
+
+def test_a_width_is_rounded_up_to_its_step_and_never_past_the_longest_pair_read():
+    assert [padded_width(n, 16) for n in (1, 16, 17, 100, 176, 177, 192)] == [16, 16, 32, 112, 176, 192, 192]
+    assert padded_width(250, 16) == 250  # longer than MAX_LENGTH only when the pair itself is
+    assert [padded_width(n, 1) for n in (1, 17, 192)] == [1, 17, 192]
 
 
 def test_int8_reads_each_pair_on_its_own_when_asked_to():
