@@ -513,11 +513,10 @@ def same_questions(ours: dict, baseline: dict) -> dict[str, Any]:
     questions with the baseline over 12."""
     figures: dict[str, Any] = {}
     for name in ("ask", "compare"):
-        mine, theirs = ours[f"{name}_each_ms"], baseline[f"{name}_each_ms"]
-        mine = percentiles(mine[:len(theirs)])
-        figures[name] = {"questions": len(theirs), "ours_ms": mine, "baseline_ms": percentiles(theirs),
-                         "speedup": {key: round(percentiles(theirs)[key] / mine[key], 2) if mine[key] else 0.0
-                                     for key in mine}}
+        theirs = baseline[f"{name}_each_ms"]
+        mine, base = percentiles(ours[f"{name}_each_ms"][:len(theirs)]), percentiles(theirs)
+        figures[name] = {"questions": len(theirs), "ours_ms": mine, "baseline_ms": base,
+                         "speedup": {key: round(base[key] / mine[key], 2) if mine[key] else 0.0 for key in mine}}
     return figures
 
 

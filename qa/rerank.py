@@ -174,8 +174,6 @@ def padded_width(longest: int, step: int) -> int:
     """The width a batch whose longest pair has ``longest`` word pieces is read at: rounded up to
     a multiple of ``step`` (1: exactly ``longest``), never past :data:`MAX_LENGTH` but when
     ``longest`` is."""
-    if step <= 1:
-        return longest
     return max(longest, min(MAX_LENGTH, -(-longest // step) * step))
 
 
