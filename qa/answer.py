@@ -28,7 +28,7 @@ from .rerank import Reranker, load_reranker
 from .ranking import (FusionMode, blend_scores, convex_scores, distinct_head, diversify, fold_copies, rank_positions,
                       readers, rerank_scores, rrf_scores, top_positions)
 from .vocabulary import (Interpretation, SynonymGroup, asker_role, corpus_names, in_corpus_words, interpret,
-                         load_vocabulary, named_authorities, role_names, unknown_councils, without_authority_names)
+                         load_vocabulary, named_authorities, role_names, unknown_councils, without_council_mention)
 
 log = logging.getLogger(__name__)
 
@@ -680,9 +680,10 @@ class Answerer:
         named = [] if authorities else named_authorities(text, self.index.authorities)
         if named:
             # A question that names a council ("... at Carlisle?") is about that council only,
-            # and its name need not be matched word for word in the clauses.
+            # and its name need not be matched word for word in the clauses: once the search is
+            # restricted to it, the models read the question without it.
             authorities = named
-            query = self.prepare(text, lexical_text=without_authority_names(text, named) or text)
+            query = self.prepare(without_council_mention(text, named) or text)
         else:
             query = self.prepare(text)
         notes = self.notes(query)

@@ -410,15 +410,32 @@ def unknown_councils(question: str, authorities: list[str] | tuple[str, ...]) ->
     return out
 
 
-def without_authority_names(question: str, authorities: list[str]) -> str:
-    """The question with the named authorities' distinctive words (and initials) removed.
+# What a council's name may carry with it in a question: the kind of council after it
+# ("Carlisle City Council"), a possessive ("Watford's"), and, when the name ends a phrase
+# ("... at Carlisle?"), the preposition that introduced it.
+_NAME_TAIL = r"(?:\s+(?:city|borough|district|county|parish|town|community|metropolitan|royal))*(?:\s+council)?"
+_POSSESSIVE = r"(?:['\u2019]s\b|(?<=s)['\u2019])?"
+_PLACE_PREPOSITION = r"(?:at|in|for|of|from|by|on|with|under|within)"
 
-    Once the search is restricted to a council, its name only pulls up the
-    clauses that happen to mention it ("Carlisle City Council has adopted...").
-    """
-    words: set[str] = set()
+
+def without_council_mention(question: str, authorities: list[str]) -> str:
+    """The question with its mentions of the named authorities removed, for the search to read
+    once it is restricted to them: "Who is the Monitoring Officer at Carlisle?" reads "Who is the
+    Monitoring Officer?". The words that come with a name go with it ("City Council", "'s", a
+    closing "at"), so that what is left reads as a question; "" when nothing else is left.
+
+    A name pulls up the clauses that happen to mention it ("Carlisle City Council has adopted..."),
+    and the scope model reads "at Carlisle" as a question about a council's services."""
+    keys: set[str] = set()
     for authority in authorities:
         distinctive, initials = _name_keys(authority)
-        words |= distinctive | ({initials.lower()} if initials else set())
-    kept = [token for token in re.split(r"(\W+)", question) if token.lower() not in words]
-    return re.sub(r"\s+", " ", "".join(kept)).strip()
+        keys |= distinctive | ({initials.lower()} if initials else set())
+    if not keys:
+        return question
+    name = "(?:" + "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True)) + ")"
+    mention = rf"\b{name}\b(?:\s+{name}\b)*{_NAME_TAIL}{_POSSESSIVE}"
+    text = re.sub(rf"\s*\b{_PLACE_PREPOSITION}\s+(?:the\s+)?{mention}(?=\s*(?:[?.!,;:]|$))", "", question,
+                  flags=re.IGNORECASE)
+    text = re.sub(mention, "", text, flags=re.IGNORECASE)
+    text = re.sub(r"\s+([?.!,;:])", r"\1", re.sub(r"\s+", " ", text)).strip()
+    return re.sub(r"^[\s,;:.]+", "", text)
