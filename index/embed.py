@@ -59,10 +59,12 @@ def default_model_dir() -> Path:
     it is the fine-tuned encoder when the project has one, else the packaged model.
     Raises ``RuntimeError`` naming the folder when the chosen one holds no model.
     """
+    from index.compact_model import ensure_weights
+
     choice = os.environ.get("PROTOCOL_QA_MODEL", "").strip()
     if choice in ("", "trained"):
         if (TRAINED_MODEL_DIR / "config.json").is_file():
-            return TRAINED_MODEL_DIR
+            return ensure_weights(TRAINED_MODEL_DIR)
         if choice == "trained":
             raise RuntimeError(f"PROTOCOL_QA_MODEL=trained but {TRAINED_MODEL_DIR} holds no model: "
                                "run 'protocol-qa train' or unset PROTOCOL_QA_MODEL")
@@ -73,7 +75,7 @@ def default_model_dir() -> Path:
     if not (folder / "config.json").is_file():
         raise RuntimeError(f"PROTOCOL_QA_MODEL={choice!r} is not a model folder (no config.json there); "
                            "use 'base', 'trained' or a folder written by 'protocol-qa train'")
-    return folder
+    return ensure_weights(folder)
 
 
 def model_name(model_dir: Path) -> str:
@@ -86,12 +88,17 @@ def fingerprint_model_dir(model_dir: Path) -> str:
 
     Hashes every small file whole and, for weight files, their size plus the
     first and last megabyte: enough to tell two models apart, cheap enough to
-    run at every start (a full hash of 90 MB costs a few hundred ms).
+    run at every start (a full hash of 90 MB costs a few hundred ms). In a
+    compact folder (:mod:`index.compact_model`) the weights rebuilt from the
+    delta are left out: the delta and the packaged model fix them.
     """
+    from index.compact_model import DELTA_FILE, WEIGHTS_FILE
+
+    derived = {WEIGHTS_FILE} if (model_dir / DELTA_FILE).is_file() else set()
     digest = hashlib.sha256()
     for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(model_dir).as_posix()
-        if rel.startswith(".") or rel.endswith(".md"):
+        if rel.startswith(".") or rel.endswith(".md") or rel in derived:
             continue
         digest.update(rel.encode())
         size = path.stat().st_size
@@ -124,7 +131,9 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
-        self.model_dir = Path(model_dir) if model_dir else default_model_dir()
+        from index.compact_model import ensure_weights
+
+        self.model_dir = ensure_weights(Path(model_dir)) if model_dir else default_model_dir()
         if not (self.model_dir / "config.json").exists():
             raise RuntimeError(f"No model found in {self.model_dir}: reinstall with 'make install'.")
         self.name = model_name(self.model_dir)

@@ -221,9 +221,10 @@ class OnnxEmbedder:
             raise ValueError("the int8 export runs on ONNX Runtime only; use runtime='onnxruntime'")
         from tokenizers import Tokenizer
 
+        from index.compact_model import ensure_weights
         from index.embed import default_model_dir, fingerprint_model_dir, model_name
 
-        self.model_dir = Path(model_dir) if model_dir else default_model_dir()
+        self.model_dir = ensure_weights(Path(model_dir)) if model_dir else default_model_dir()
         if not (self.model_dir / "config.json").exists():
             raise RuntimeError(f"No model found in {self.model_dir}: reinstall with 'make install'.")
         base_fingerprint = fingerprint_model_dir(self.model_dir)

@@ -155,10 +155,12 @@ def _start_training(base_dir: Path | None, seed: int) -> Path:
 
     from index.embed import packaged_model_dir
 
+    from index.compact_model import ensure_weights
+
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    return Path(base_dir) if base_dir else packaged_model_dir()
+    return ensure_weights(Path(base_dir)) if base_dir else packaged_model_dir()
 
 
 def train_encoder(triplets: Sequence[Triplet], destination: Path, settings: EncoderTraining = EncoderTraining(),
@@ -193,7 +195,13 @@ def train_encoder(triplets: Sequence[Triplet], destination: Path, settings: Enco
     seconds = time.perf_counter() - start
     save_half_precision(model, destination)
     shutil.rmtree(work, ignore_errors=True)
-    summary = {"triplets": len(triplets), "seconds": round(seconds, 1), **settings.__dict__}
+    # Stored as its difference from the packaged model (index.compact_model), and served, mined with
+    # and fitted over as rebuilt from that difference: what a fresh clone of the repository serves.
+    from index.compact_model import DELTA_FILE, compact_in_place
+
+    compact_in_place(destination)
+    summary = {"triplets": len(triplets), "seconds": round(seconds, 1),
+               "stored_bytes": (destination / DELTA_FILE).stat().st_size, **settings.__dict__}
     (destination / "training.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
 
