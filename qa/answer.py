@@ -702,8 +702,9 @@ class Answerer:
         abstain = self.abstains(signals) or not results
         if authorities and not abstain:
             # A council's own nearest clause is not an answer because the search was
-            # restricted to it: it must address the question as a comparison decides.
+            # restricted to it: it must address the question as a comparison of the
+            # question as asked decides (with the council's name when it named one).
             from .compare import addressed_by  # compare builds on this class
-            abstain = not addressed_by(self, query, authorities)
+            abstain = not addressed_by(self, self.prepare(text) if named else query, authorities)
         return Answer(question=text, answered=not abstain, message=NOT_ADDRESSED if abstain else "",
                       interpretation=notes, results=results, signals=signals)

@@ -57,6 +57,24 @@ def test_a_named_council_restricts_the_answer(answerer):
     assert any("Ashford Test Council" in note for note in answer.interpretation)
 
 
+def test_a_named_council_is_searched_without_its_name_and_decided_as_its_comparison_is(answerer, monkeypatch):
+    # The search, restricted to the council, reads the question without the name; whether the
+    # council addresses it is decided on the question as asked, as `compare` of it decides.
+    import qa.compare
+
+    prepared, decided = [], []
+    prepare = answerer.prepare
+    monkeypatch.setattr(answerer, "prepare", lambda text, **k: prepared.append(text) or prepare(text, **k))
+    monkeypatch.setattr(qa.compare, "addressed_by",
+                        lambda a, query, authorities: decided.append((query.text, authorities)) or True)
+    monkeypatch.setattr(answerer, "abstains", lambda signals: False)  # on to the council's own decision
+    question = "Must members register gifts at Ashford Test?"
+    answer = answerer.ask(question)
+    assert prepared[0] == "Must members register gifts?"
+    assert answer.question == question and answer.answered
+    assert decided == [(question, ["Ashford Test Council"])]
+
+
 @pytest.mark.parametrize("question, message", [
     ("", "Type a question"),
     ("   \t\n ", "Type a question"),
