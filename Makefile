@@ -18,8 +18,9 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # torch first and pinned: an unpinned torch pulls a CUDA build of several GB.
-# Then the encoder and the reranker (models/) are exported to ONNX once (cached in
-# ~/.cache/protocol-qa/models), so that neither the first ingest nor the first question pays for it.
+# Then the encoder is rebuilt from its delta (models/encoder/delta.safetensors.xz, index.compact_model)
+# and it and the reranker (models/) are exported to ONNX once (cached in ~/.cache/protocol-qa/models),
+# so that neither the first ingest nor the first question pays for it.
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,train,milvus]"

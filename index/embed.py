@@ -47,7 +47,8 @@ def packaged_model_dir() -> Path:
 
 
 # The encoder fine-tuned on the project's labelled questions (``protocol-qa
-# train``), committed in half precision; the packaged model when it is absent.
+# train``), committed as its difference from the packaged model (index.compact_model) and rebuilt
+# on first use; the packaged model when it is absent.
 TRAINED_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "encoder"
 
 
