@@ -153,9 +153,10 @@ def ensure_weights(model_dir: Path, base: Path | None = None) -> Path:
         return model_dir
     try:
         expand(model_dir, base)
-    except PermissionError as exc:
+    except OSError as exc:  # not allowed, a read-only file system, a full disk
         raise CompactModelError(f"cannot write {weights} to rebuild the encoder from {DELTA_FILE} ({exc}): "
-                                "run 'make install' as the user who owns the project folder") from exc
+                                "run 'make install' where the project folder can be written (as its owner, "
+                                "before it is made read-only)") from exc
     return model_dir
 
 

@@ -115,3 +115,16 @@ def test_a_model_of_another_shape_cannot_be_compacted(models, tmp_path):
     save_file({"encoder.weight": np.zeros((4, 4), np.float32)}, str(other))
     with pytest.raises(CompactModelError, match="tensor 'encoder.(weight|bias)' is not in .* with the same shape"):
         compact(model_dir, other)
+
+
+def test_weights_that_cannot_be_written_are_refused_by_name(models, monkeypatch):
+    model_dir, base, _ = models
+    compact(model_dir, base)
+    (model_dir / WEIGHTS_FILE).unlink()
+
+    def read_only(path, data):
+        raise OSError(30, "Read-only file system", str(path))
+
+    monkeypatch.setattr(compact_model, "_write_atomically", read_only)
+    with pytest.raises(CompactModelError, match=r"cannot write .*model\.safetensors .*Read-only file system.*make install"):
+        ensure_weights(model_dir, base)
