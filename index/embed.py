@@ -133,7 +133,6 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
 
         from index.compact_model import ensure_weights
-
         self.model_dir = ensure_weights(Path(model_dir)) if model_dir else default_model_dir()
         if not (self.model_dir / "config.json").exists():
             raise RuntimeError(f"No model found in {self.model_dir}: reinstall with 'make install'.")

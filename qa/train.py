@@ -153,9 +153,8 @@ def _start_training(base_dir: Path | None, seed: int) -> Path:
     os.environ.setdefault("WANDB_DISABLED", "true")
     import torch
 
-    from index.embed import packaged_model_dir
-
     from index.compact_model import ensure_weights
+    from index.embed import packaged_model_dir
 
     random.seed(seed)
     np.random.seed(seed)
