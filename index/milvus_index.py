@@ -188,6 +188,7 @@ class MilvusIndex(IndexFacts):
             self._offsets[row["source"]] = total
             total += int(row["passages"])
         self._starts = [self._offsets[row["source"]] for row in self.catalog]
+        self._number = {row["source"]: number for number, row in enumerate(self.catalog)}
         self.n_passages = total
         df: dict[int, float] = {}
         length = 0
@@ -275,6 +276,14 @@ class MilvusIndex(IndexFacts):
                 self._rows.popitem(last=False)
         return row
 
+    def _gone(self, what: str) -> Exception:
+        """The error for rows this snapshot names but Milvus no longer holds: the generation a
+        view saw is kept through one replacement of its document (:func:`index.milvus.collect`)."""
+        from index.store import IndexProblem
+
+        return IndexProblem(f"{what} is no longer in {self.location}: its document was replaced twice since "
+                            f"this view was opened; ask again")
+
     def row(self, row: int) -> _Row:
         with self._lock:
             data = self._rows.get(row)
@@ -283,10 +292,7 @@ class MilvusIndex(IndexFacts):
             with self._lock:
                 data = self._rows.get(row)
             if data is None:
-                from index.store import IndexProblem
-
-                raise IndexProblem(f"passage row {row} ({self._key(row)}) is no longer in {self.location}: its "
-                                   f"document was replaced twice since this view was opened; ask again")
+                raise self._gone(f"passage row {row} ({self._key(row)})")
         return data
 
     def fetch(self, rows: Sequence[int]) -> None:
@@ -304,6 +310,8 @@ class MilvusIndex(IndexFacts):
         if generation is None:
             return []
         hits = self.client.query(mv.PASSAGES, filter=f"generation == {generation}", output_fields=_FIELDS)
+        if len(hits) != int(self.catalog[self._number[source]]["passages"]):
+            raise self._gone(f"{source} (generation {generation})")
         return [self.row(self._keep(hit)) for hit in sorted(hits, key=lambda hit: hit["seq"])]
 
     def position_of(self, passage_id: str) -> int | None:
