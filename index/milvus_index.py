@@ -188,7 +188,7 @@ class MilvusIndex(IndexFacts):
             self._offsets[row["source"]] = total
             total += int(row["passages"])
         self._starts = [self._offsets[row["source"]] for row in self.catalog]
-        self._number = {row["source"]: number for number, row in enumerate(self.catalog)}
+        self._counts = {row["source"]: int(row["passages"]) for row in self.catalog}
         self.n_passages = total
         df: dict[int, float] = {}
         length = 0
@@ -310,7 +310,7 @@ class MilvusIndex(IndexFacts):
         if generation is None:
             return []
         hits = self.client.query(mv.PASSAGES, filter=f"generation == {generation}", output_fields=_FIELDS)
-        if len(hits) != int(self.catalog[self._number[source]]["passages"]):
+        if len(hits) != self._counts[source]:
             raise self._gone(f"{source} (generation {generation})")
         return [self.row(self._keep(hit)) for hit in sorted(hits, key=lambda hit: hit["seq"])]
 
