@@ -157,7 +157,8 @@ def update_index(paths: Sequence[Path | str], index_dir: Path | str, embedder, *
         except store.IndexNotFound:
             pass
         except store.IndexProblem as exc:
-            problem = str(exc)
+            # Reported once rebuilt, so without the advice to rebuild it.
+            problem = str(exc).replace(f"; {store.rebuild_hint(index_dir)}", "")
             log.warning("the existing index cannot be reused and will be rebuilt from these files: %s", exc)
         seconds["load"] = time.perf_counter() - start
 

@@ -149,4 +149,5 @@ def test_next_ingest_rebuilds_a_damaged_index(index_dir, tmp_path, fake_embedder
     report = update_index([tmp_path / "corpus"], index_dir, fake_embedder)
     assert report.changed and "does not match its checksum" in report.previous_problem
     assert "rebuilt the index" in report.summary()
+    assert "rebuild it with" not in report.summary()  # done already: the advice would mislead
     assert snapshot(index_dir) == expected
