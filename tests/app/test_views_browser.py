@@ -49,8 +49,10 @@ ACTIVE_IS_CHOSEN = ("() => document.getElementById(document.activeElement.getAtt
 def open_on_another_option(page, combobox, attempts: int = 4) -> None:
     """Open ``combobox``'s list by keyboard (ArrowDown) on an option other than the one chosen.
 
-    On a loaded machine a rerun can replace the widget between the focus and the key, so the
-    key is pressed again (at most ``attempts`` times) until the list is open on such an option."""
+    ArrowDown opens the list on the option already chosen, and the next ArrowDown moves on; an
+    Enter pressed while the list is still opening picks the chosen one again. So each key waits
+    for the list, and ArrowDown is pressed (at most ``attempts`` times, the focus given back if a
+    rerun took it) until an option other than the chosen one is active."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     for _ in range(attempts):
