@@ -49,7 +49,7 @@ import numpy as np
 
 __all__ = [
     "FORMAT_VERSION", "MANIFEST", "IndexProblem", "IndexNotFound", "IndexDamaged", "IndexIncompatible",
-    "IndexBusy", "DiskFull", "is_disk_full", "disk_full", "rebuild_hint", "save_version", "open_version", "writer_lock", "collect_garbage",
+    "IndexBusy", "DiskFull", "is_disk_full", "disk_full", "rebuild_hint", "without_rebuild_hint", "save_version", "open_version", "writer_lock", "collect_garbage",
     "file_checksum", "pause_for_tests", "load_array", "load_arrays",
 ]
 
@@ -115,7 +115,13 @@ def disk_full(index_dir: Path, exc: BaseException) -> DiskFull:
 
 
 def rebuild_hint(index_dir: Path) -> str:
+    """The advice ending an :class:`IndexProblem`'s message, after "; "."""
     return f"rebuild it with: protocol-qa ingest --index {index_dir} YOUR-DOCUMENTS"
+
+
+def without_rebuild_hint(message: str, index_dir: Path) -> str:
+    """``message`` without its :func:`rebuild_hint`: for reporting a problem once the rebuild is done."""
+    return message.replace(f"; {rebuild_hint(index_dir)}", "")
 
 
 def _sha256(path: Path) -> str:

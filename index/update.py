@@ -157,8 +157,7 @@ def update_index(paths: Sequence[Path | str], index_dir: Path | str, embedder, *
         except store.IndexNotFound:
             pass
         except store.IndexProblem as exc:
-            # Reported once rebuilt, so without the advice to rebuild it.
-            problem = str(exc).replace(f"; {store.rebuild_hint(index_dir)}", "")
+            problem = store.without_rebuild_hint(str(exc), index_dir)  # reported once rebuilt
             log.warning("the existing index cannot be reused and will be rebuilt from these files: %s", exc)
         seconds["load"] = time.perf_counter() - start
 
