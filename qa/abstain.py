@@ -60,6 +60,8 @@ class AbstentionSignals:
     rerank_top: float = 0.0
     # The question's own scope score (:class:`ScopeModel`, a logit; 0 without one).
     scope: float = 0.0
+    # The same read from its words (:class:`WordsScope`, a logit; 0 without one).
+    words: float = 0.0
 
     def to_dict(self) -> dict[str, float | bool]:
         return {key: value if isinstance(value, bool) else round(value, 4)
@@ -437,7 +439,7 @@ class ComparisonModel(LogisticDecision):
 
 
 ABSTENTION_FEATURES = ("coverage", "dense_top", "lexical_strength", "agreement", "normative", "long", "rerank_top",
-                       "scope")
+                       "scope", "words")
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_ABSTENTION_MODEL = MODELS_DIR / "abstention.toml"
 
@@ -491,6 +493,64 @@ class ScopeModel:
     def save(self, path: Path) -> None:
         np.savez(path, weights=self.weights.astype(np.float32), intercept=np.float32(self.intercept),
                  encoder=np.array(self.encoder))
+
+
+class WordsScopeError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class WordsScope:
+    """Whether a question is of the kind the documents answer, read from its words:
+    scikit-learn's ``TfidfVectorizer`` (word unigrams and bigrams) and a logistic
+    regression's weights over them, fitted by ``protocol-qa train`` on the train
+    writers' answerable and off-topic questions and kept in ``models/scope-words.npz``
+    (the vocabulary, its idf and the weights: 28,632 terms in 0.4 MB,
+    where skops stored the fitted pipeline in 20 MB). Its logit is the abstention's
+    ``words`` signal. The vector :class:`ScopeModel` reads a question's meaning; this
+    one its words ("council tax", "bins", "my allotment"), where near-miss questions
+    differ (docs/learning.md, "Twenty-fourth round")."""
+
+    vectorizer: object = field(repr=False)
+    weights: np.ndarray = field(repr=False)
+    intercept: float
+
+    def score(self, question: str) -> float:
+        return float((self.vectorizer.transform([question]) @ self.weights)[0] + self.intercept)
+
+    def save(self, path: Path) -> None:
+        vocabulary = self.vectorizer.vocabulary_
+        terms = sorted(vocabulary, key=vocabulary.get)
+        with open(path, "wb") as file:  # np.savez would add ".npz" to a name without it
+            np.savez_compressed(file, terms=np.array(terms), idf=self.vectorizer.idf_, weights=self.weights,
+                                intercept=np.float64(self.intercept),
+                                ngram_range=np.array(self.vectorizer.ngram_range),
+                                sublinear_tf=np.bool_(self.vectorizer.sublinear_tf))
+
+    @classmethod
+    def load(cls, path: Path) -> "WordsScope":
+        """The model of ``path``; an error names the file and the fix."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                vectorizer = TfidfVectorizer(ngram_range=tuple(int(n) for n in data["ngram_range"]),
+                                             sublinear_tf=bool(data["sublinear_tf"]),
+                                             vocabulary=[str(term) for term in data["terms"]])
+                vectorizer.idf_ = data["idf"]
+                return cls(vectorizer, data["weights"].astype(np.float64), float(data["intercept"]))
+        except Exception as exc:  # numpy raises many kinds for a damaged or foreign file
+            raise WordsScopeError(f"cannot read the words scope model {path}: {exc}; restore it from the "
+                                  f"repository or write it again with 'protocol-qa train --stage decisions'") from exc
+
+
+WORDS_SCOPE_MODEL = MODELS_DIR / "scope-words.npz"
+
+
+@lru_cache(maxsize=4)
+def load_words_scope(path: Path = WORDS_SCOPE_MODEL) -> WordsScope | None:
+    """The words scope model of ``path``, or None where there is none."""
+    return WordsScope.load(path) if Path(path).exists() else None
 
 
 @lru_cache(maxsize=4)

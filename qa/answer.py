@@ -21,7 +21,7 @@ from ingest.passage import Passage
 
 from .abstain import (AbstentionModel, AbstentionPolicy, AbstentionSignals, BoostedComparison, ComparisonModel,
                       StemFamilies, agreement, fitted_abstention_model, fitted_comparison_model, is_long,
-                      is_normative, load_scope_model, should_abstain, weighted_share)
+                      is_normative, load_scope_model, load_words_scope, should_abstain, weighted_share)
 from .config import load_pipeline
 from .highlight import best_sentence
 from .rerank import Reranker, load_reranker
@@ -308,6 +308,7 @@ class Answerer:
         self.abstention = fitted if abstention == "fitted" else abstention
         self.comparison_model: ComparisonModel | BoostedComparison = fitted_comparison_model(fingerprint)
         self.scope = load_scope_model(fingerprint)
+        self.words_scope = load_words_scope()
         self.profile = profile or ("learned" if fitted is not None else "hand")
         settings = load_pipeline(self.profile)
         self.settings = settings
@@ -428,6 +429,7 @@ class Answerer:
             rerank_top=max((query.reranked.get(p, 0.0) for p, _ in ranked[:max(self.rerank_pairs, self.rerank_depth)]),
                            default=0.0),
             scope=self.scope.score(query.vectors[0]) if self.scope is not None else 0.0,
+            words=self.words_scope.score(query.text) if self.words_scope is not None else 0.0,
         )
 
     def resolve_authorities(self, names: Sequence[str] | None) -> list[str] | None:

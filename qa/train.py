@@ -559,7 +559,7 @@ def fit_decisions(encoder, passages: Sequence[Passage], *, models_dir: Path = MO
     from index.update import update_index
 
     from . import fit_abstention, fit_comparison
-    from .abstain import load_scope_model
+    from .abstain import WORDS_SCOPE_MODEL, load_scope_model, load_words_scope
     from .answer import Answerer
     from .rerank import Reranker
 
@@ -581,7 +581,10 @@ def fit_decisions(encoder, passages: Sequence[Passage], *, models_dir: Path = MO
             scope = fit_abstention.fit_scope(encoder, train)
             scope.save(models_dir / "scope.npz")
             answerer.scope = scope
-            progress(f"scope: fitted on {len(train)} questions of the train writers")
+            words = fit_abstention.fit_words_scope(train)
+            words.save(models_dir / WORDS_SCOPE_MODEL.name)
+            answerer.words_scope = words
+            progress(f"scope: fitted on {len(train)} questions of the train writers (their vectors and their words)")
             examples = fit_abstention.labelled_examples(answerer, questions)
             model = fit_abstention.fit(examples, encoder=encoder.fingerprint)
             fitted = fit_abstention.summary(model, examples)
@@ -591,6 +594,7 @@ def fit_decisions(encoder, passages: Sequence[Passage], *, models_dir: Path = MO
                      f"questions of {', '.join(names)}")
         else:
             answerer.scope = load_scope_model(encoder.fingerprint, models_dir / "scope.npz")
+            answerer.words_scope = load_words_scope(models_dir / WORDS_SCOPE_MODEL.name)
         comparisons = fit_comparison.labelled_examples(answerer, questions)
         scores = fit_comparison.held_out_scores(comparisons)
         threshold = fit_comparison.threshold_for(comparisons, scores)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from index.embed import FakeEmbedder
-from qa.abstain import ABSTENTION_FEATURES, AbstentionSignals
+from qa.abstain import ABSTENTION_FEATURES, AbstentionModel, AbstentionSignals, WordsScope, WordsScopeError
 from qa.config import load_pipeline
 from qa.evaluate import EvalQuestion
-from qa.fit_abstention import Example, fit, fit_scope, summary
+from qa.fit_abstention import Example, WordsScopeSettings, fit, fit_scope, fit_words_scope, summary
 from qa.ranking import rerank_scores
 from qa.rerank import load_reranker, rerank_enabled, served_encoders
 
@@ -135,6 +135,37 @@ def test_the_scope_model_separates_questions_by_their_words_and_round_trips(tmp_
     scope.save(path)
     with np.load(path) as data:
         assert str(data["encoder"]) == embedder.fingerprint and data["weights"].shape == (embedder.dim,)
+
+
+def test_the_words_scope_model_reads_the_words_that_mark_a_question_off_topic_and_round_trips(tmp_path):
+    on = ["Can a councillor instruct an officer?", "Must members declare gifts?", "Can officers attend group meetings?",
+          "Can a councillor see confidential reports?", "Must I declare my shares?", "Who chairs the meeting?"]
+    off = ["When are the bins collected?", "How do I pay council tax?", "Where can I park in town?",
+           "Council tax discount for a single person", "My bins were not collected", "Parking permit for my street"]
+    questions = [EvalQuestion(f"a{i}", q, "single", ()) for i, q in enumerate(on)] + \
+                [EvalQuestion(f"n{i}", q, "none", ()) for i, q in enumerate(off)]
+    words = fit_words_scope(questions, WordsScopeSettings(min_df=1, c=100.0))
+    # New wordings: the words the writers' off-topic questions use, and those of conduct questions.
+    assert words.score("are the bins collected on bank holidays") < 0 < words.score("may an officer attend the meeting")
+    path = tmp_path / "scope-words.npz"
+    words.save(path)
+    again = WordsScope.load(path)
+    assert again.score("council tax bands") == pytest.approx(words.score("council tax bands"))
+
+
+def test_a_damaged_words_scope_model_is_named_with_the_fix(tmp_path):
+    path = tmp_path / "scope-words.npz"
+    path.write_bytes(b"not a model")
+    with pytest.raises(WordsScopeError, match=r"scope-words\.npz.*protocol-qa train --stage decisions"):
+        WordsScope.load(path)
+
+
+def test_the_abstention_reads_the_words_signal_when_its_model_weighs_it():
+    model = AbstentionModel(-1.0, {"dense_top": 1.0, "words": 1.0})
+    signals = AbstentionSignals(coverage=0.5, dense_top=0.5, lexical_strength=0.5, agreement=0.5)
+    assert not model.answers(signals)
+    assert model.answers(AbstentionSignals(coverage=0.5, dense_top=0.5, lexical_strength=0.5, agreement=0.5, words=1.0))
+    assert "words" in signals.values()
 
 
 def test_a_reranker_serves_the_encoder_it_was_trained_with_and_those_continued_from_it(tmp_path, monkeypatch):
