@@ -209,9 +209,10 @@ def _training_record(model_dir: Path) -> dict:
         return {}
 
 
-def load_reranker(model_dir: Path = RERANKER_DIR, *, encoder: str = "") -> Reranker | None:
+def load_reranker(model_dir: Path = RERANKER_DIR, *, encoder: str = "", precision: str | None = None) -> Reranker | None:
     """The project's reranker, or None when it has none, it is turned off, or it
-    serves encoders other than ``encoder`` (:func:`served_encoders`)."""
+    serves encoders other than ``encoder`` (:func:`served_encoders`). ``precision``
+    overrides ``PROTOCOL_QA_RERANK_PRECISION`` (:func:`rerank_precision`)."""
     model_dir = Path(model_dir)
     if not rerank_enabled() or not (model_dir / "config.json").is_file():
         return None
@@ -219,7 +220,7 @@ def load_reranker(model_dir: Path = RERANKER_DIR, *, encoder: str = "") -> Reran
     if encoder and served and encoder not in served:
         log.info("reranker in %s serves encoder(s) %s, not %s: not used", model_dir, ", ".join(served), encoder)
         return None
-    return _shared_reranker(model_dir.resolve(), rerank_precision())
+    return _shared_reranker(model_dir.resolve(), precision or rerank_precision())
 
 
 @lru_cache(maxsize=4)

@@ -11,7 +11,7 @@ import pytest
 from qa.compare import compare
 from qa.coverage import coverage_matrix, load_topics
 from qa.evaluate import load_questions, score_answers, score_comparisons
-from qa.rerank import RERANKER_DIR, _shared_reranker
+from qa.rerank import load_reranker
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV = ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"
@@ -31,8 +31,9 @@ def reference_answerer(real_answerer):
     """The shipped answerer with its reranker in float32, whose scores are the same on every CPU.
     The bfloat16 kernels ``auto`` picks differ between CPU generations: on one with AVX-512 BF16
     and no AMX, the own sample's coverage was two councils below the figure measured on another."""
-    assert real_answerer.reranker is not None, "the shipped configuration reranks"
-    return real_answerer.variant(reranker=_shared_reranker(RERANKER_DIR.resolve(), "fp32"))
+    reranker = load_reranker(encoder=real_answerer.embedder.fingerprint, precision="fp32")
+    assert real_answerer.reranker is not None and reranker is not None, "the shipped configuration reranks"
+    return real_answerer.variant(reranker=reranker)
 
 
 def answers(answerer, questions):
